@@ -1,0 +1,1 @@
+"""Modality engines (face, iris, finger), the Template format and score fusion."""
