@@ -18,6 +18,7 @@ from hawiya.errors import InvalidImage
 MAX_FILE_BYTES = 25 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 MAX_SIDE = 12_000
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own bomb guard, at our bound
 
 
 def read_bytes(source: str | os.PathLike | bytes) -> bytes:
@@ -60,8 +61,10 @@ def load_image(source: str | os.PathLike | bytes, mode: str = "RGB") -> np.ndarr
             converted = img.convert(mode)
     except InvalidImage:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidImage(f"image dimensions exceed the limit (decompression bomb?): {exc}") \
+            from exc
+    except UnidentifiedImageError as exc:
         raise InvalidImage(f"not a supported image: {exc}") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidImage(f"corrupt or truncated image: {exc}") from exc

@@ -7,8 +7,9 @@ templates (higher = more similar) and the batch forms do the same for many at on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 

@@ -45,7 +45,7 @@ class Template:
     def algorithm_id(self) -> str:
         return f"{self.algorithm}/{self.version}"
 
-    def check_compatible(self, other: "Template") -> None:
+    def check_compatible(self, other: Template) -> None:
         """Refuse comparisons across modality or algorithm versions."""
         if self.modality != other.modality or self.algorithm_id != other.algorithm_id:
             raise TemplateMismatch(
@@ -73,7 +73,7 @@ class Template:
         return MAGIC + struct.pack(">BH", FORMAT_VERSION, len(header)) + header + self.data
 
     @classmethod
-    def from_bytes(cls, blob: bytes) -> "Template":
+    def from_bytes(cls, blob: bytes) -> Template:
         if len(blob) > MAX_TEMPLATE_BYTES:
             raise InvalidInput("template too large")
         if len(blob) < 7 or blob[:4] != MAGIC:

@@ -1,0 +1,1 @@
+"""REST API (FastAPI): thin routers over the service functions, auth on every route."""

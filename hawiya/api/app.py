@@ -1,0 +1,45 @@
+"""FastAPI application factory: routers, error mapping, platform lifecycle."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from hawiya import __version__
+from hawiya.api import routes_audit, routes_auth, routes_identity
+from hawiya.errors import HawiyaError
+from hawiya.platform import Platform
+
+
+def create_app(platform: Platform | None = None) -> FastAPI:
+    platform = platform or Platform()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        if "galleries" in platform.__dict__:
+            platform.galleries.save_all()
+
+    app = FastAPI(title="Hawiya", version=__version__, lifespan=lifespan,
+                  description="National biometric identity platform. Log in at POST "
+                              "/auth/token, then send `Authorization: Bearer <token>`.")
+    app.state.platform = platform
+
+    @app.exception_handler(HawiyaError)
+    async def hawiya_error(_: Request, exc: HawiyaError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        reasons = [f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg')}"
+                   for e in exc.errors()]
+        return JSONResponse({"error": "invalid_input", "message": "request is malformed",
+                             "reasons": reasons}, status_code=422)
+
+    app.include_router(routes_auth.router)
+    app.include_router(routes_identity.router)
+    app.include_router(routes_audit.router)
+    return app

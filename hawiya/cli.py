@@ -1,0 +1,403 @@
+"""The ``hawiya`` command line (Typer + rich).
+
+Every command takes ``--data-dir`` (or HAWIYA_DATA_DIR) and, where it reports a result,
+``--json``: then the last line printed is one JSON object, for scripts. Errors print a clear
+message (and with --json an ``{"error": ...}`` object) and exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from hawiya.errors import HawiyaError, InvalidInput
+
+app = typer.Typer(help="Hawiya: national biometric identity platform.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+persons_app = typer.Typer(help="Look people up in the registry.", no_args_is_help=True)
+cases_app = typer.Typer(help="Adjudication queue of potential duplicates.", no_args_is_help=True)
+audit_app = typer.Typer(help="Tamper-evident audit log.", no_args_is_help=True)
+eval_app = typer.Typer(help="Accuracy evaluation on labelled data (FMR/FNMR/EER/DET).",
+                       no_args_is_help=True)
+users_app = typer.Typer(help="Operator accounts and roles.", no_args_is_help=True)
+app.add_typer(persons_app, name="persons")
+app.add_typer(cases_app, name="cases")
+app.add_typer(audit_app, name="audit")
+app.add_typer(eval_app, name="eval")
+app.add_typer(users_app, name="users")
+
+console = Console(stderr=True)
+out = Console()
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", envvar="HAWIYA_DATA_DIR",
+                                                 help="Data folder (default ./hawiya-data)")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object (last line)")]
+Operator = Annotated[str | None, typer.Option("--operator", help="Who is acting (audit)")]
+
+_state: dict = {"data_dir": None}
+
+
+@app.callback()
+def _main(data_dir: DataDir = None) -> None:
+    _state["data_dir"] = data_dir
+
+
+def _platform(data_dir: Path | None, must_exist: bool = True):
+    from hawiya.config import load_settings
+    from hawiya.platform import Platform
+
+    settings = load_settings(data_dir or _state["data_dir"])
+    if must_exist and settings.database_url.startswith("sqlite") and \
+            not (settings.data_dir / "hawiya.db").exists():
+        raise HawiyaError(f"no registry in {settings.data_dir}; run `hawiya init` first")
+    return Platform(settings)
+
+
+def _actor(operator: str | None) -> str:
+    return operator or f"cli:{getpass.getuser()}"
+
+
+def _emit(result: dict, as_json: bool, render) -> None:
+    if as_json:
+        print(json.dumps(result, default=str, ensure_ascii=False))
+    else:
+        render(result)
+
+
+def handles_errors(fn):
+    """Turn HawiyaError into a message (and JSON error object) with exit code 1/2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except HawiyaError as exc:
+            if kwargs.get("as_json"):
+                print(json.dumps(exc.to_dict(), default=str))
+            console.print(f"[red]error:[/red] {exc.message}")
+            for r in exc.reasons:
+                console.print(f"  - {r}")
+            raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/yellow]")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _candidates_table(cands: list[dict], title: str) -> None:
+    if not cands:
+        out.print(f"{title}: none")
+        return
+    table = Table(title=title)
+    for col in ("person_id", "name", "status", "score"):
+        table.add_column(col)
+    for c in cands:
+        table.add_row(c["person_id"], str(c.get("name", "")), str(c.get("status", "")),
+                      f"{c['score']:.4f}")
+    out.print(table)
+
+
+# -- setup and server --------------------------------------------------------------------------
+@app.command()
+@handles_errors
+def init(data_dir: DataDir = None, admin_password: Annotated[str | None, typer.Option(
+        envvar="HAWIYA_ADMIN_PASSWORD", help="Password for the first admin")] = None,
+         as_json: JsonOut = False) -> None:
+    """Create the data dir, template key, database schema and the first admin."""
+    from hawiya import auth
+
+    platform = _platform(data_dir, must_exist=False)
+    info = platform.init()
+    with platform.transaction() as session:
+        password = auth.bootstrap_admin(session, admin_password)
+    info["admin_created"] = password is not None
+    if password and not admin_password:
+        info["admin_password"] = password
+    _emit(info, as_json, lambda r: out.print(
+        f"Initialised {r['data_dir']} ({r['database']})."
+        + (f"\nAdmin user: admin / {password}  (shown once; change it)" if password and
+           not admin_password else "")))
+
+
+@app.command()
+@handles_errors
+def serve(data_dir: DataDir = None, host: str = "127.0.0.1", port: int = 8000,
+          admin_password: Annotated[str | None, typer.Option(
+              envvar="HAWIYA_ADMIN_PASSWORD", help="Password for the first admin")] = None
+          ) -> None:
+    """Run the REST API (initialising the data dir on first start)."""
+    import uvicorn
+
+    from hawiya import auth
+    from hawiya.api.app import create_app
+
+    platform = _platform(data_dir, must_exist=False)
+    platform.init()
+    with platform.transaction() as session:
+        password = auth.bootstrap_admin(session, admin_password)
+    url = f"http://{host}:{port}"
+    out.print(f"Hawiya API on [bold]{url}[/bold]  (OpenAPI: {url}/docs)")
+    out.print(f"Data: {platform.settings.data_dir}")
+    if password:
+        out.print(f"First start: admin user [bold]admin[/bold] / [bold]{password}[/bold] "
+                  "(shown once)")
+    out.print(f"Log in: curl -X POST {url}/auth/token -d username=admin -d password=...  "
+              "then send 'Authorization: Bearer <token>'")
+    uvicorn.run(create_app(platform), host=host, port=port, log_level="info")
+
+
+# -- identity operations -------------------------------------------------------------------------
+@app.command()
+@handles_errors
+def enroll(name: Annotated[str, typer.Option(help="Full name")],
+           face: Annotated[list[Path], typer.Option(help="Face image (repeat for several)")],
+           reference_id: Annotated[str | None, typer.Option(help="Integrator's id")] = None,
+           date_of_birth: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+           sex: str | None = None, district: str | None = None,
+           request_id: Annotated[str | None, typer.Option(
+               help="Idempotency key: the same id returns the first result")] = None,
+           operator: Operator = None, data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """Enroll a person: quality gate, extraction, 1:N de-duplication."""
+    from hawiya.identity import service
+
+    platform = _platform(data_dir)
+    demo = service.Demographics.parse(name, reference_id, date_of_birth, sex, district)
+    res = service.enroll_safely(platform, faces=list(face), demographics=demo,
+                                actor=_actor(operator), request_id=request_id)
+    platform.close()
+
+    def render(r):
+        out.print(f"{r['person_id']}: [bold]{r['status']}[/bold]"
+                  + (" (replayed)" if r.get("replayed") else ""))
+        if r["candidates"]:
+            _candidates_table(r["candidates"], f"Possible duplicates (case {r['case_id']})")
+    _emit(res, as_json, render)
+
+
+@app.command("enroll-batch")
+@handles_errors
+def enroll_batch(folder: Path, manifest: Annotated[Path | None, typer.Option(
+        help="CSV with columns name,face[,reference_id,date_of_birth,sex,district,request_id]"
+             " (default FOLDER/manifest.csv)")] = None,
+                 operator: Operator = None, data_dir: DataDir = None,
+                 as_json: JsonOut = False) -> None:
+    """Enroll many people from a folder of images and a CSV manifest."""
+    from hawiya.identity.batch import enroll_batch as run
+
+    platform = _platform(data_dir)
+    with Progress(TextColumn("enrolling"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=console) as progress:
+        task = progress.add_task("enroll", total=None)
+        res = run(platform, folder, manifest, actor=_actor(operator),
+                  on_progress=lambda done, total: progress.update(task, completed=done,
+                                                                   total=total))
+    platform.close()
+
+    def render(r):
+        out.print(f"job {r['job_id']}: {r['total']} rows, {r['enrolled']} enrolled, "
+                  f"{r['potential_duplicate']} held as potential duplicates, "
+                  f"{r['replayed']} already done, {r['failed']} failed")
+        for e in r["results"]:
+            if e["status"] == "failed":
+                out.print(f"  line {e['line']} ({e['name']}): {e['error']}")
+    _emit(res, as_json, render)
+
+
+@app.command()
+@handles_errors
+def verify(person_id: str, face: Annotated[Path, typer.Option(help="Face image")],
+           operator: Operator = None, data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """1:1: is this face the enrolled person? (our id or reference id)"""
+    from hawiya.identity import service
+
+    platform = _platform(data_dir)
+    res = service.verify(platform, person_id, face, actor=_actor(operator))
+    _emit(res, as_json, lambda r: out.print(
+        f"{'[green]MATCH[/green]' if r['match'] else '[red]NO MATCH[/red]'}  {r['reason']}"))
+
+
+@app.command()
+@handles_errors
+def identify(face: Annotated[Path, typer.Option(help="Face image")],
+             top: Annotated[int, typer.Option(help="Number of candidates")] = 10,
+             among: Annotated[str | None, typer.Option(
+                 help="Search only these people (comma-separated ids)")] = None,
+             operator: Operator = None, data_dir: DataDir = None,
+             as_json: JsonOut = False) -> None:
+    """1:N: who is this? Top-K candidates with scores."""
+    from hawiya.identity import service
+
+    platform = _platform(data_dir)
+    keys = [k.strip() for k in among.split(",") if k.strip()] if among else None
+    res = service.identify(platform, face, actor=_actor(operator), top=top, restrict_to=keys)
+    platform.close()
+    _emit(res, as_json, lambda r: _candidates_table(
+        r["candidates"], f"Candidates (match threshold {r['threshold']:.4f})"))
+
+
+# -- registry lookups ---------------------------------------------------------------------------
+@persons_app.command("list")
+@handles_errors
+def persons_list(status: str | None = None, limit: int = 50, offset: int = 0,
+                 data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """List people (optionally by status)."""
+    from hawiya.identity import service
+
+    rows = service.list_persons(_platform(data_dir), status, limit, offset)
+
+    def render(r):
+        table = Table()
+        for col in ("person_id", "reference_id", "name", "status", "created_at"):
+            table.add_column(col)
+        for p in r["persons"]:
+            table.add_row(*(str(p.get(c) or "") for c in
+                            ("person_id", "reference_id", "name", "status", "created_at")))
+        out.print(table)
+    _emit({"persons": rows}, as_json, render)
+
+
+@persons_app.command("show")
+@handles_errors
+def persons_show(person_id: str, data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """One person, with their templates' modality and quality."""
+    from hawiya.identity import service
+
+    res = service.get_person(_platform(data_dir), person_id)
+    _emit(res, as_json, lambda r: out.print_json(data=r))
+
+
+# -- adjudication -------------------------------------------------------------------------------
+@cases_app.command("list")
+@handles_errors
+def cases_list(status: str = "open", data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """Potential duplicates awaiting (or past) adjudication."""
+    from hawiya.identity import service
+
+    rows = service.list_cases(_platform(data_dir), status)
+
+    def render(r):
+        for c in r["cases"]:
+            out.print(f"case {c['case_id']}: {c['person']['person_id']} "
+                      f"({c['person']['name']}) [{c['status']}]")
+            _candidates_table(c["candidates"], "  matches")
+    _emit({"cases": rows}, as_json, render)
+
+
+@cases_app.command("decide")
+@handles_errors
+def cases_decide(case_id: int, decision: Annotated[str, typer.Argument(
+        help="distinct | duplicate")], duplicate_of: str | None = None,
+                 note: str | None = None, operator: Operator = None,
+                 data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """Decide a case: the held person is distinct (activate) or a duplicate (merge)."""
+    from hawiya.identity import service
+
+    platform = _platform(data_dir)
+    res = service.decide_case(platform, case_id, decision, actor=_actor(operator),
+                              duplicate_of=duplicate_of, note=note)
+    platform.close()
+    _emit(res, as_json, lambda r: out.print(
+        f"case {r['case_id']}: {r['decision']} → {r['person']['person_id']} is "
+        f"{r['person']['status']}"))
+
+
+# -- users --------------------------------------------------------------------------------------
+@users_app.command("create")
+@handles_errors
+def users_create(username: str, role: str, password: Annotated[str | None, typer.Option(
+        envvar="HAWIYA_NEW_PASSWORD", help="Password (prompted if absent)")] = None,
+                 operator: Operator = None, data_dir: DataDir = None,
+                 as_json: JsonOut = False) -> None:
+    """Create an operator account with a role."""
+    from hawiya import auth
+
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    platform = _platform(data_dir)
+    with platform.transaction() as session:
+        user = auth.create_user(session, username, password, role, actor=_actor(operator))
+        res = {"username": user.username, "role": user.role}
+    _emit(res, as_json, lambda r: out.print(f"created {r['username']} ({r['role']})"))
+
+
+# -- audit --------------------------------------------------------------------------------------
+@audit_app.command("verify")
+@handles_errors
+def audit_verify(data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """Recompute the audit hash chain; report the first tampered record."""
+    from hawiya import audit
+
+    with _platform(data_dir).transaction() as session:
+        res = audit.verify_chain(session)
+    _emit(res, as_json, lambda r: out.print(
+        f"[green]audit log intact[/green]: {r['records']} records" if r["ok"] else
+        f"[red]TAMPERED[/red] at record {r['first_bad']}: {r['reason']}"))
+    if not res["ok"]:
+        raise typer.Exit(3)
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+@eval_app.command("face")
+@handles_errors
+def eval_face(directory: Annotated[Path | None, typer.Argument(
+        help="One sub-folder per identity")] = None,
+              manifest: Annotated[Path | None, typer.Option(
+                  help="CSV with columns path,label (paths relative to it)")] = None,
+              pairs: Annotated[Path | None, typer.Option(
+                  help="LFW-style pairs file (with DIR as the image root)")] = None,
+              out_dir: Annotated[Path, typer.Option("--out", help="Report folder")] = Path(
+                  "reports"),
+              detector: str = "hog", as_json: JsonOut = False) -> None:
+    """Face accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
+    from hawiya.biometrics.face import get_face_engine
+
+    _run_eval(get_face_engine(detector), "face", directory, manifest, pairs, out_dir, as_json)
+
+
+def _run_eval(engine, name: str, directory, manifest, pairs, out_dir: Path,
+              as_json: bool) -> None:
+    from hawiya.eval import datasets
+    from hawiya.eval.runner import run_eval
+
+    if (directory is None) == (manifest is None):
+        raise InvalidInput("give exactly one of DIR or --manifest CSV")
+    samples, pair_list = None, None
+    if pairs is not None:
+        if directory is None:
+            raise InvalidInput("--pairs needs DIR (the image root)")
+        pair_list = datasets.load_pairs(pairs, directory)
+    elif manifest is not None:
+        samples = datasets.load_manifest(manifest)
+    else:
+        samples = datasets.load_dir(directory)
+    res = run_eval(engine, samples=samples, pairs=pair_list, out_dir=out_dir, name=name,
+                   progress=not as_json or sys.stderr.isatty())
+
+    def render(r):
+        out.print(f"{r['genuine']} genuine / {r['impostor']} impostor pairs, "
+                  f"{r['failed_to_enrol']} failed to enrol")
+        out.print(f"EER {100 * r['eer']:.2f}%")
+        for k, v in r["fnmr_at_fmr"].items():
+            out.print(f"FNMR at FMR {k}: {100 * v:.2f}%")
+        out.print(f"DET plot: {r['det_plot']}")
+    _emit(res, as_json, render)
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    app()
+
+
+if __name__ == "__main__":
+    main()

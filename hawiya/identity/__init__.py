@@ -1,0 +1,1 @@
+"""Identity services: enroll with de-duplication, verify, identify, adjudicate."""

@@ -1,0 +1,164 @@
+"""Keeps each modality's 1:N gallery in step with the registry.
+
+The gallery is derived data: on first use it is loaded from its snapshot when the snapshot's
+fingerprint (count, id sum, id square-sum of searchable templates) matches the registry, and
+otherwise rebuilt by decrypting the templates. A process that sees another writer's audit
+records re-checks the fingerprint before searching, so a CLI enrollment is visible to a
+running server.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from hawiya.biometrics.template import Template
+from hawiya.registry.models import (
+    ACTIVE,
+    POTENTIAL_DUPLICATE,
+    AuditRecord,
+    BiometricTemplate,
+    Person,
+)
+
+if TYPE_CHECKING:
+    from hawiya.platform import Platform
+
+SEARCHABLE = (ACTIVE, POTENTIAL_DUPLICATE)
+FACE_DIM = 128
+
+
+def template_context(person_id: str, modality: str) -> str:
+    """Associated data binding an encrypted template to its owner."""
+    return f"template:{person_id}:{modality}"
+
+
+def decrypt_template(platform: Platform, row: BiometricTemplate, person_id: str) -> Template:
+    return Template.from_bytes(platform.cipher.decrypt(row.encrypted,
+                                                       template_context(person_id, row.modality)))
+
+
+class GalleryManager:
+    def __init__(self, platform: Platform):
+        self.platform = platform
+        self._galleries: dict[str, object] = {}
+        self._seen_seq: dict[str, int] = {}
+        self._dirty: set[str] = set()
+        self._lock = threading.RLock()
+
+    # -- registry side -------------------------------------------------------
+    def _searchable(self, modality: str):
+        return (select(BiometricTemplate.id)
+                .join(Person, Person.id == BiometricTemplate.person_db_id)
+                .where(BiometricTemplate.modality == modality, Person.status.in_(SEARCHABLE)))
+
+    def fingerprint(self, session: Session, modality: str) -> list[int]:
+        sub = self._searchable(modality).subquery()
+        row = session.execute(select(func.count(sub.c.id), func.coalesce(func.sum(sub.c.id), 0),
+                                     func.coalesce(func.sum(sub.c.id * sub.c.id), 0))).one()
+        return [int(v) for v in row]
+
+    @staticmethod
+    def _audit_head(session: Session) -> int:
+        return int(session.execute(select(func.coalesce(func.max(AuditRecord.seq), 0))).scalar())
+
+    def _load_vectors(self, session: Session, modality: str) -> tuple[np.ndarray, np.ndarray]:
+        rows = session.execute(
+            select(BiometricTemplate, Person.person_id)
+            .join(Person, Person.id == BiometricTemplate.person_db_id)
+            .where(BiometricTemplate.modality == modality, Person.status.in_(SEARCHABLE))
+            .order_by(BiometricTemplate.id)
+            .execution_options(yield_per=2000)
+        )
+        ids, vecs = [], []
+        for row, pid in rows:
+            ids.append(row.id)
+            vecs.append(decrypt_template(self.platform, row, pid).vector())
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros((0, FACE_DIM), np.float32)
+        return np.asarray(ids, np.int64), np.vstack(vecs).astype(np.float32)
+
+    # -- gallery side ----------------------------------------------------------
+    def _snapshot_paths(self, modality: str):
+        d = self.platform.settings.gallery_dir
+        return d / f"{modality}.faiss", d / f"{modality}.json"
+
+    def get(self, modality: str = "face"):
+        """The modality's gallery, synchronised with the registry."""
+        from hawiya.search.faiss_gallery import FaissGallery
+
+        with self._lock, self.platform.transaction() as session:
+            head = self._audit_head(session)
+            if modality in self._galleries and self._seen_seq.get(modality) == head:
+                return self._galleries[modality]
+            fp = self.fingerprint(session, modality)
+            gallery = self._galleries.get(modality)
+            if gallery is not None and getattr(self, "_fp_" + modality, None) == fp:
+                self._seen_seq[modality] = head
+                return gallery
+            index_path, meta_path = self._snapshot_paths(modality)
+            gallery = None
+            if index_path.exists() and meta_path.exists():
+                try:
+                    if json.loads(meta_path.read_text()).get("fingerprint") == fp:
+                        gallery = FaissGallery.load(index_path)
+                except Exception:  # a bad snapshot is only a slower start
+                    gallery = None
+            if gallery is None:
+                ids, vecs = self._load_vectors(session, modality)
+                gallery = FaissGallery.from_pairs(FACE_DIM, ids, vecs)
+                self._dirty.add(modality)
+            self._galleries[modality] = gallery
+            setattr(self, "_fp_" + modality, fp)
+            self._seen_seq[modality] = head
+            return gallery
+
+    def added(self, modality: str, ids: Iterable[int], vectors: np.ndarray, head: int) -> None:
+        """Record templates this process just committed (keeps the gallery warm)."""
+        self._own_write(modality, list(ids), vectors, head, sign=+1)
+
+    def removed(self, modality: str, ids: Iterable[int], head: int) -> None:
+        """Record templates this process just took out of the searchable set."""
+        self._own_write(modality, list(ids), None, head, sign=-1)
+
+    def _own_write(self, modality: str, ids: list[int], vectors: np.ndarray | None,
+                   head: int, sign: int) -> None:
+        with self._lock:
+            gallery = self._galleries.get(modality)
+            if gallery is None:  # nothing loaded yet: the next get() builds it from the registry
+                return
+            if ids:
+                if sign > 0:
+                    gallery.add(ids, vectors)
+                else:
+                    gallery.remove(ids)
+            old = getattr(self, "_fp_" + modality)
+            arr = np.asarray(ids, dtype=object)
+            expected = [old[0] + sign * len(ids), old[1] + sign * int(sum(arr)),
+                        old[2] + sign * int(sum(arr * arr))]
+            with self.platform.transaction() as session:
+                actual = self.fingerprint(session, modality)
+            # Another writer's change slipped in: leave the fingerprint stale so get() reloads.
+            setattr(self, "_fp_" + modality, actual if actual == expected else None)
+            self._seen_seq[modality] = head if actual == expected else -1
+            self._dirty.add(modality)
+
+    def save_all(self) -> None:
+        with self._lock:
+            for modality in list(self._dirty):
+                gallery = self._galleries.get(modality)
+                if gallery is None:
+                    continue
+                index_path, meta_path = self._snapshot_paths(modality)
+                index_path.parent.mkdir(parents=True, exist_ok=True)
+                gallery.save(index_path)
+                tmp = meta_path.with_suffix(".tmp")
+                tmp.write_text(json.dumps({"fingerprint": getattr(self, "_fp_" + modality)}))
+                tmp.replace(meta_path)
+            self._dirty.clear()

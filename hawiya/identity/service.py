@@ -1,0 +1,401 @@
+"""Identity operations: enroll (with de-duplication), verify 1:1, identify 1:N, adjudicate.
+
+Each operation validates and extracts everything first, then writes in one transaction
+together with its audit record, then updates the in-memory gallery. Bad input therefore
+leaves nothing half-written, and a crash between commit and gallery update is repaired by
+the gallery's registry fingerprint check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hawiya import audit
+from hawiya.biometrics.template import Template
+from hawiya.errors import Conflict, HawiyaError, InvalidInput, NotFound
+from hawiya.identity.galleries import decrypt_template, template_context
+from hawiya.imaging import load_image, read_bytes
+from hawiya.registry.models import (
+    ACTIVE,
+    MERGED,
+    POTENTIAL_DUPLICATE,
+    BiometricTemplate,
+    CaptureSession,
+    DuplicateCase,
+    Person,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from hawiya.platform import Platform
+
+PERSON_ID_RE = re.compile(r"^P[0-9A-F]{15}$")
+REFERENCE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
+MAX_FACES_PER_ENROLL = 10
+MAX_TOP = 100
+
+# One enrollment at a time per process: the dedup search and the commit must not interleave,
+# or two captures of one person submitted together would both pass as new.
+_ENROLL_LOCK = threading.Lock()
+
+ImageInput = bytes | str | Path
+
+
+@dataclass
+class Demographics:
+    name: str
+    reference_id: str | None = None
+    date_of_birth: dt.date | None = None
+    sex: str | None = None
+    district: str | None = None
+
+    @classmethod
+    def parse(cls, name: str, reference_id: str | None = None,
+              date_of_birth: str | dt.date | None = None, sex: str | None = None,
+              district: str | None = None) -> Demographics:
+        name = (name or "").strip()
+        if not name or len(name) > 200:
+            raise InvalidInput("name is required (1-200 characters)")
+        if reference_id is not None and reference_id != "":
+            if not REFERENCE_ID_RE.match(reference_id):
+                raise InvalidInput("reference_id: 1-128 letters, digits or _.:/- ")
+        else:
+            reference_id = None
+        if isinstance(date_of_birth, str) and date_of_birth:
+            try:
+                date_of_birth = dt.date.fromisoformat(date_of_birth)
+            except ValueError as exc:
+                raise InvalidInput("date_of_birth must be YYYY-MM-DD") from exc
+        elif not date_of_birth:
+            date_of_birth = None
+        if date_of_birth and not dt.date(1880, 1, 1) <= date_of_birth <= dt.date.today():
+            raise InvalidInput("date_of_birth is not a possible birth date")
+        if sex:
+            sex = sex.upper()[:1]
+            if sex not in ("F", "M", "X"):
+                raise InvalidInput("sex must be F, M or X")
+        else:
+            sex = None
+        if district is not None and len(district) > 100:
+            raise InvalidInput("district longer than 100 characters")
+        return cls(name, reference_id, date_of_birth, sex, district or None)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def person_summary(person: Person) -> dict:
+    return {"person_id": person.person_id, "reference_id": person.reference_id,
+            "name": person.name, "status": person.status,
+            "date_of_birth": person.date_of_birth.isoformat() if person.date_of_birth else None,
+            "sex": person.sex, "district": person.district, "merged_into": person.merged_into,
+            "created_at": person.created_at.isoformat() if person.created_at else None}
+
+
+def find_person(session: Session, key: str) -> Person:
+    """Look a person up by our id or by the integrator's reference id."""
+    key = (key or "").strip()
+    if not key or len(key) > 128:
+        raise InvalidInput("person id must be 1-128 characters")
+    if not (PERSON_ID_RE.match(key) or REFERENCE_ID_RE.match(key)):
+        raise InvalidInput(f"malformed person id {key!r}")
+    person = session.scalar(select(Person).where(
+        or_(Person.person_id == key, Person.reference_id == key)))
+    if person is None:
+        raise NotFound(f"no person with id {key!r}")
+    return person
+
+
+def _extract_faces(platform: Platform, faces: Sequence[ImageInput]) -> list[Template]:
+    if not faces:
+        raise InvalidInput("at least one face image is required")
+    if len(faces) > MAX_FACES_PER_ENROLL:
+        raise InvalidInput(f"at most {MAX_FACES_PER_ENROLL} face images per request")
+    engine = platform.face_engine
+    templates = []
+    for i, face in enumerate(faces):
+        try:
+            templates.append(engine.extract(load_image(face)))
+        except HawiyaError as exc:
+            if len(faces) > 1:
+                exc.message = f"face image {i + 1}: {exc.message}"
+                exc.args = (exc.message,)
+            raise
+    return templates
+
+
+def _candidates(gallery, session: Session, templates: Sequence[Template],
+                k: int, restrict_people: Sequence[int] | None = None) -> list[dict]:
+    """Top people for the probe templates: gallery hits grouped per person (max score).
+
+    ``gallery`` is fetched before the caller's transaction opens (fetching may read the
+    registry, and SQLite allows one writer at a time)."""
+    if len(gallery) == 0:
+        return []
+    restrict_ids = None
+    if restrict_people is not None:
+        restrict_ids = list(session.scalars(select(BiometricTemplate.id).where(
+            BiometricTemplate.person_db_id.in_(restrict_people),
+            BiometricTemplate.modality == "face")))
+        if not restrict_ids:
+            return []
+    vecs = np.vstack([t.vector() for t in templates])
+    hits = gallery.search_batch(vecs, min(len(gallery), k * 4), restrict_to=restrict_ids)
+    best: dict[int, float] = {}
+    for row in hits:
+        for tid, score in row:
+            best[tid] = max(best.get(tid, -1.0), float(score))
+    if not best:
+        return []
+    owners = session.execute(select(BiometricTemplate.id, Person)
+                             .join(Person, Person.id == BiometricTemplate.person_db_id)
+                             .where(BiometricTemplate.id.in_(list(best)))).all()
+    per_person: dict[str, dict] = {}
+    for tid, person in owners:
+        score = best[tid]
+        cur = per_person.get(person.person_id)
+        if cur is None or score > cur["score"]:
+            per_person[person.person_id] = {"person_id": person.person_id,
+                                            "reference_id": person.reference_id,
+                                            "name": person.name, "status": person.status,
+                                            "score": round(score, 6)}
+    return sorted(per_person.values(), key=lambda c: -c["score"])[:k]
+
+
+def _replay(session: Session, request_id: str | None) -> dict | None:
+    if not request_id:
+        return None
+    prior = session.scalar(select(CaptureSession).where(CaptureSession.request_id == request_id))
+    if prior is None:
+        return None
+    return dict(prior.result, replayed=True)
+
+
+# -- operations ------------------------------------------------------------------------------
+def enroll(platform: Platform, *, faces: Sequence[ImageInput], demographics: Demographics,
+           actor: str, request_id: str | None = None, station: str | None = None,
+           templates: Sequence[Template] | None = None) -> dict:
+    """Quality gate → extract → 1:N dedup → commit as enrolled, or hold for adjudication.
+
+    Re-submitting the same ``request_id`` returns the first result and writes nothing.
+    """
+    if request_id is not None and not REQUEST_ID_RE.match(request_id):
+        raise InvalidInput("request_id: 1-128 letters, digits or _.:/-")
+    with platform.transaction() as session:
+        replay = _replay(session, request_id)
+        if replay:
+            return replay
+    if templates is None:
+        templates = _extract_faces(platform, faces)
+    raw = [read_bytes(f) for f in faces] if platform.settings.keep_raw_images and faces else []
+    settings = platform.settings
+    with _ENROLL_LOCK:
+        gallery = platform.galleries.get("face")
+        with platform.transaction() as session:
+            replay = _replay(session, request_id)
+            if replay:
+                return replay
+            if demographics.reference_id and session.scalar(
+                    select(Person.id).where(Person.reference_id == demographics.reference_id)):
+                raise Conflict(f"reference_id {demographics.reference_id!r} is already enrolled")
+            candidates = [c for c in _candidates(gallery, session, templates, k=10)
+                          if c["score"] >= settings.face_dedup_threshold]
+            status = POTENTIAL_DUPLICATE if candidates else ACTIVE
+            person = Person(name=demographics.name, reference_id=demographics.reference_id,
+                            date_of_birth=demographics.date_of_birth, sex=demographics.sex,
+                            district=demographics.district, status=status)
+            session.add(person)
+            session.flush()
+            capture = CaptureSession(request_id=request_id or f"auto:{person.person_id}",
+                                     person_db_id=person.id, operator=actor, station=station)
+            session.add(capture)
+            session.flush()
+            rows = []
+            for i, tpl in enumerate(templates):
+                image = (platform.cipher.encrypt(raw[i], f"image:{person.person_id}")
+                         if i < len(raw) else None)
+                row = BiometricTemplate(
+                    person_db_id=person.id, capture_session_id=capture.id,
+                    modality=tpl.modality, position=tpl.position, algorithm=tpl.algorithm_id,
+                    quality=tpl.quality, raw_image=image,
+                    encrypted=platform.cipher.encrypt(
+                        tpl.to_bytes(), template_context(person.person_id, tpl.modality)))
+                session.add(row)
+                rows.append(row)
+            session.flush()
+            case_id = None
+            if candidates:
+                case = DuplicateCase(person_db_id=person.id, candidates=candidates)
+                session.add(case)
+                session.flush()
+                case_id = case.id
+            # Contract: the enrollment outcome is "enrolled" or "potential_duplicate".
+            result = {"person_id": person.person_id, "reference_id": person.reference_id,
+                      "status": "enrolled" if status == ACTIVE else status,
+                      "candidates": [{"person_id": c["person_id"], "score": c["score"]}
+                                     for c in candidates],
+                      "threshold": settings.face_dedup_threshold, "case_id": case_id,
+                      "templates": len(rows), "quality": [t.quality for t in templates],
+                      "request_id": capture.request_id}
+            capture.result = result
+            rec = audit.append(session, actor, "person.enroll", person.person_id,
+                               {"status": status, "candidates": result["candidates"],
+                                "templates": len(rows), "request_id": capture.request_id,
+                                "station": station})
+            head = rec.seq
+        platform.galleries.added("face", [r.id for r in rows],
+                                 np.vstack([t.vector() for t in templates]), head)
+    return result
+
+
+def enroll_safely(platform: Platform, **kwargs) -> dict:
+    """``enroll`` that turns a lost idempotency race into the stored result."""
+    try:
+        return enroll(platform, **kwargs)
+    except IntegrityError:
+        with platform.transaction() as session:
+            replay = _replay(session, kwargs.get("request_id"))
+        if replay:
+            return replay
+        raise Conflict("the registry refused the enrollment (duplicate key)") from None
+
+
+def verify(platform: Platform, person_key: str, face: ImageInput, *, actor: str) -> dict:
+    """1:1: the probe against every enrolled face template of the person (best score)."""
+    with platform.transaction() as session:
+        person = find_person(session, person_key)
+    if person.status == MERGED:
+        raise Conflict(f"{person.person_id} was merged into {person.merged_into}; "
+                       "verify against that record")
+    probe = _extract_faces(platform, [face])[0]
+    threshold = platform.settings.face_verify_threshold
+    with platform.transaction() as session:
+        rows = session.scalars(select(BiometricTemplate).where(
+            BiometricTemplate.person_db_id == person.id,
+            BiometricTemplate.modality == "face")).all()
+        if not rows:
+            raise NotFound(f"{person.person_id} has no enrolled face")
+        enrolled = [decrypt_template(platform, r, person.person_id) for r in rows]
+        scores = platform.face_engine.compare_many(probe, enrolled)
+        score = round(float(np.max(scores)), 6)
+        match = score >= threshold
+        reason = (f"score {score:.4f} {'≥' if match else '<'} threshold {threshold:.4f} "
+                  f"(best of {len(enrolled)} enrolled face template(s))")
+        audit.append(session, actor, "person.verify", person.person_id,
+                     {"match": match, "score": score, "threshold": threshold})
+    return {"person_id": person.person_id, "reference_id": person.reference_id,
+            "status": person.status, "match": bool(match), "score": score,
+            "threshold": threshold, "reason": reason, "probe_quality": probe.quality}
+
+
+def identify(platform: Platform, face: ImageInput, *, actor: str, top: int = 10,
+             restrict_to: Sequence[str] | None = None) -> dict:
+    """1:N: top candidates, optionally only among the given people (a "gallery")."""
+    if not 1 <= int(top) <= MAX_TOP:
+        raise InvalidInput(f"top must be between 1 and {MAX_TOP}")
+    probe = _extract_faces(platform, [face])[0]
+    threshold = platform.settings.face_verify_threshold
+    gallery = platform.galleries.get("face")
+    with platform.transaction() as session:
+        restrict_people = None
+        if restrict_to is not None:
+            restrict_people = [find_person(session, key).id for key in restrict_to]
+        cands = _candidates(gallery, session, [probe], k=int(top),
+                            restrict_people=restrict_people)
+        for c in cands:
+            c["match"] = c["score"] >= threshold
+        audit.append(session, actor, "person.identify", None,
+                     {"top": int(top), "returned": [c["person_id"] for c in cands],
+                      "restricted": restrict_to is not None})
+    return {"candidates": cands, "threshold": threshold, "probe_quality": probe.quality}
+
+
+# -- adjudication ----------------------------------------------------------------------------
+def list_cases(platform: Platform, status: str = "open", limit: int = 100) -> list[dict]:
+    with platform.transaction() as session:
+        rows = session.scalars(select(DuplicateCase).where(DuplicateCase.status == status)
+                               .order_by(DuplicateCase.id).limit(limit)).all()
+        return [case_summary(c) for c in rows]
+
+
+def case_summary(case: DuplicateCase) -> dict:
+    return {"case_id": case.id, "person": person_summary(case.person),
+            "candidates": case.candidates, "status": case.status, "decision": case.decision,
+            "decided_by": case.decided_by,
+            "decided_at": case.decided_at.isoformat() if case.decided_at else None,
+            "note": case.note}
+
+
+def decide_case(platform: Platform, case_id: int, decision: str, *, actor: str,
+                duplicate_of: str | None = None, note: str | None = None) -> dict:
+    """``distinct``: the held person becomes active. ``duplicate``: merged into the match
+    (its templates leave the gallery; the original record stays as it was)."""
+    if decision not in ("distinct", "duplicate"):
+        raise InvalidInput("decision must be 'distinct' or 'duplicate'")
+    with platform.transaction() as session:
+        case = session.get(DuplicateCase, int(case_id))
+        if case is None:
+            raise NotFound(f"no adjudication case {case_id}")
+        if case.status != "open":
+            raise Conflict(f"case {case_id} was already decided ({case.decision})")
+        person = case.person
+        removed: list[int] = []
+        if decision == "distinct":
+            person.status = ACTIVE
+        else:
+            target = duplicate_of or (case.candidates[0]["person_id"] if case.candidates
+                                      else None)
+            if target not in {c["person_id"] for c in case.candidates}:
+                raise InvalidInput("duplicate_of must be one of the case's candidates")
+            person.status = MERGED
+            person.merged_into = target
+            removed = list(session.scalars(select(BiometricTemplate.id).where(
+                BiometricTemplate.person_db_id == person.id)))
+        case.status, case.decision, case.decided_by = "closed", decision, actor
+        case.decided_at, case.note = utcnow(), note
+        rec = audit.append(session, actor, "case.decide", person.person_id,
+                           {"case_id": case.id, "decision": decision,
+                            "merged_into": person.merged_into, "note": note})
+        summary = case_summary(case)
+    if removed:
+        platform.galleries.removed("face", removed, rec.seq)
+    return summary
+
+
+def list_persons(platform: Platform, status: str | None = None, limit: int = 50,
+                 offset: int = 0) -> list[dict]:
+    with platform.transaction() as session:
+        q = select(Person).order_by(Person.id).limit(min(int(limit), 1000)).offset(int(offset))
+        if status:
+            q = q.where(Person.status == status)
+        return [person_summary(p) for p in session.scalars(q)]
+
+
+def get_person(platform: Platform, key: str) -> dict:
+    with platform.transaction() as session:
+        person = find_person(session, key)
+        out = person_summary(person)
+        out["templates"] = [{"modality": t.modality, "position": t.position,
+                             "algorithm": t.algorithm, "quality": t.quality}
+                            for t in person.templates]
+        return out
+
+
+def request_fingerprint(*parts: bytes | str) -> str:
+    """A stable request id from a submission's content (for idempotent batch re-runs)."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else p.encode())
+        h.update(b"\x00")
+    return "sha256:" + h.hexdigest()[:40]

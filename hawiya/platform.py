@@ -1,0 +1,60 @@
+"""The running platform: settings, database, cipher, engines and galleries, made once.
+
+CLI commands, the API server and tests each build one ``Platform`` and hand it to the
+service functions; engines and galleries load lazily so a command that needs no face model
+does not pay for loading one.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from hawiya.config import Settings, load_settings
+from hawiya.crypto import Cipher, create_key, load_key
+from hawiya.registry import migrate
+from hawiya.registry.db import make_engine, make_session_factory, transaction
+
+
+class Platform:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or load_settings()
+        self.engine = make_engine(self.settings.database_url)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        self._lock = threading.RLock()
+
+    # -- setup -----------------------------------------------------------------
+    def init(self) -> dict:
+        """Create the data dir, the template key (once) and the newest schema."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        created = create_key(self.settings.template_key_path)
+        migrate.upgrade(self.engine)
+        return {"data_dir": str(self.settings.data_dir), "key_created": created,
+                "database": self.engine.url.render_as_string(hide_password=True)}
+
+    def transaction(self):
+        return transaction(self.sessions)
+
+    # -- lazily loaded parts ---------------------------------------------------
+    @cached_property
+    def cipher(self) -> Cipher:
+        return Cipher(load_key(self.settings.template_key_path))
+
+    @cached_property
+    def face_engine(self):
+        from hawiya.biometrics.face import get_face_engine
+
+        return get_face_engine(self.settings.face_detector)
+
+    @cached_property
+    def galleries(self):
+        from hawiya.identity.galleries import GalleryManager
+
+        return GalleryManager(self)
+
+    def close(self) -> None:
+        if "galleries" in self.__dict__:
+            self.galleries.save_all()
+        self.engine.dispose()

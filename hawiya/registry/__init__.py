@@ -1,0 +1,1 @@
+"""The registry: SQL models, sessions, migrations and repository functions."""

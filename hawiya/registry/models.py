@@ -1,0 +1,178 @@
+"""SQLAlchemy 2 models: people, capture sessions, templates, adjudication, users, audit.
+
+One model serves SQLite (embedded default) and PostgreSQL (production); schema changes go
+through Alembic migrations in ``registry/migrations``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Person status values (a small closed set, checked by the service layer).
+ACTIVE = "active"
+POTENTIAL_DUPLICATE = "potential_duplicate"
+MERGED = "merged"
+INACTIVE = "inactive"
+PERSON_STATUSES = (ACTIVE, POTENTIAL_DUPLICATE, MERGED, INACTIVE)
+
+ROLES = ("admin", "enrollment_officer", "verifier", "adjudicator", "auditor")
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_person_id() -> str:
+    return "P" + uuid.uuid4().hex[:15].upper()
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Person(Base):
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(String(32), unique=True, index=True,
+                                           default=new_person_id)
+    reference_id: Mapped[str | None] = mapped_column(String(128), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(1))
+    district: Mapped[str | None] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(32), index=True, default=ACTIVE)
+    merged_into: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                    onupdate=utcnow)
+
+    templates: Mapped[list[BiometricTemplate]] = relationship(back_populates="person")
+
+
+class CaptureSession(Base):
+    """One enrollment submission; its request_id makes re-submission idempotent."""
+
+    __tablename__ = "capture_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(128), unique=True, index=True)
+    person_db_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32), default="enroll")
+    operator: Mapped[str] = mapped_column(String(100))
+    station: Mapped[str | None] = mapped_column(String(100))
+    result: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BiometricTemplate(Base):
+    """Encrypted template bytes; the primary key is the id used in gallery indexes."""
+
+    __tablename__ = "templates"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_db_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    capture_session_id: Mapped[int | None] = mapped_column(ForeignKey("capture_sessions.id"))
+    modality: Mapped[str] = mapped_column(String(16), index=True)
+    position: Mapped[str] = mapped_column(String(32))
+    algorithm: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[int] = mapped_column(Integer)
+    encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    raw_image: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    person: Mapped[Person] = relationship(back_populates="templates")
+
+
+class DuplicateCase(Base):
+    """An enrollment held for a human adjudicator because it matched existing people."""
+
+    __tablename__ = "duplicate_cases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    person_db_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    candidates: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="open")
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    person: Mapped[Person] = relationship()
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True, index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ApiToken(Base):
+    """Bearer tokens, stored only as a SHA-256 digest."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    user: Mapped[User] = relationship()
+
+
+class Job(Base):
+    """A long operation (batch enrollment) whose progress a client can follow."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                    onupdate=utcnow)
+
+
+class AuditRecord(Base):
+    """Append-only, hash-chained log: each record's hash covers the previous hash."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("prev_hash", name="uq_audit_prev_hash"),)
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    ts: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str | None] = mapped_column(String(128), index=True)
+    details: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,119 @@
+"""The REST API end to end: auth and roles on every route, multipart enroll/verify/identify,
+bad input as 4xx JSON."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hawiya import auth
+from hawiya.api.app import create_app
+from tests.conftest import yale
+
+ADMIN_PW = "admin-password-1"
+
+
+@pytest.fixture
+def client(sqlite_platform):
+    with sqlite_platform.transaction() as s:
+        auth.bootstrap_admin(s, ADMIN_PW)
+    with TestClient(create_app(sqlite_platform)) as c:
+        yield c
+
+
+def _token(client, username="admin", password=ADMIN_PW):
+    r = client.post("/auth/token", data={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def _user(client, admin, name, role):
+    r = client.post("/users", json={"username": name, "password": "pass-" + name * 2,
+                                    "role": role}, headers=admin)
+    assert r.status_code == 201, r.text
+    return _token(client, name, "pass-" + name * 2)
+
+
+def _face(subject, cond):
+    return ("face", (f"{subject}.jpg", yale(subject, cond).read_bytes(), "image/jpeg"))
+
+
+def test_every_route_needs_a_token(client):
+    schema = client.get("/openapi.json").json()
+    for path, methods in schema["paths"].items():
+        if path == "/auth/token":
+            continue
+        for method in methods:
+            url = path.replace("{person_key}", "P0123456789ABCDE").replace("{case_id}", "1") \
+                .replace("{job_id}", "1")
+            r = client.request(method.upper(), url)
+            assert r.status_code == 401, (method, path, r.status_code)
+            assert r.json()["error"] == "unauthorized"
+
+
+def test_wrong_password_and_bad_token(client):
+    r = client.post("/auth/token", data={"username": "admin", "password": "nope"})
+    assert r.status_code == 401
+    r = client.get("/auth/me", headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401
+
+
+def test_roles_are_enforced(client):
+    admin = _token(client)
+    auditor = _user(client, admin, "auditor1", "auditor")
+    verifier = _user(client, admin, "verifier1", "verifier")
+    r = client.post("/persons", data={"name": "X"}, files=[_face(1, "normal")], headers=auditor)
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    assert client.get("/audit/verify", headers=verifier).status_code == 403
+    assert client.get("/audit/verify", headers=auditor).json()["ok"] is True
+    assert client.post("/users", json={"username": "zzz", "password": "x" * 12,
+                                       "role": "admin"}, headers=auditor).status_code == 403
+
+
+def test_enroll_verify_identify_adjudicate_over_http(client):
+    admin = _token(client)
+    officer = _user(client, admin, "officer1", "enrollment_officer")
+    verifier = _user(client, admin, "verifier1", "verifier")
+    adjudicator = _user(client, admin, "adjud1", "adjudicator")
+
+    r = client.post("/persons", data={"name": "Amal", "reference_id": "REF-1",
+                                      "request_id": "r-1"},
+                    files=[_face(1, "normal"), _face(1, "glasses")], headers=officer)
+    assert r.status_code == 201, r.text
+    amal = r.json()
+    assert amal["status"] == "enrolled" and amal["templates"] == 2
+    again = client.post("/persons", data={"name": "Amal", "request_id": "r-1"},
+                        files=[_face(1, "normal")], headers=officer).json()
+    assert again["person_id"] == amal["person_id"] and again["replayed"] is True
+
+    r = client.post("/persons/REF-1/verify", files=[_face(1, "sad")], headers=verifier)
+    assert r.status_code == 200 and r.json()["match"] is True
+    r = client.post(f"/persons/{amal['person_id']}/verify", files=[_face(2, "sad")],
+                    headers=verifier)
+    assert r.json()["match"] is False
+
+    dup = client.post("/persons", data={"name": "Not Amal"}, files=[_face(1, "happy")],
+                      headers=officer).json()
+    assert dup["status"] == "potential_duplicate"
+    r = client.post("/identify", data={"top": "3"}, files=[_face(1, "sleepy")],
+                    headers=verifier)
+    assert r.json()["candidates"][0]["person_id"] in (amal["person_id"], dup["person_id"])
+    cases = client.get("/adjudication/cases", headers=adjudicator).json()["cases"]
+    assert cases[0]["person"]["person_id"] == dup["person_id"]
+    r = client.post(f"/adjudication/cases/{cases[0]['case_id']}/decision",
+                    json={"decision": "duplicate"}, headers=adjudicator)
+    assert r.status_code == 200 and r.json()["person"]["status"] == "merged"
+    assert client.get(f"/persons/{dup['person_id']}", headers=officer).json()["merged_into"] \
+        == amal["person_id"]
+
+
+def test_bad_input_is_a_clear_4xx(client):
+    admin = _token(client)
+    r = client.post("/persons", data={"name": "X"},
+                    files=[("face", ("x.jpg", b"not an image", "image/jpeg"))], headers=admin)
+    assert r.status_code == 422 and r.json()["error"] == "invalid_image"
+    r = client.post("/persons", data={"name": "X"}, headers=admin)
+    assert r.status_code == 422 and r.json()["error"] == "invalid_input"
+    r = client.post("/persons/P0123456789ABCDE/verify", files=[_face(1, "sad")], headers=admin)
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    r = client.post("/persons/bad%20id/verify", files=[_face(1, "sad")], headers=admin)
+    assert r.status_code == 422
+    assert client.get("/persons", headers=admin).json()["persons"] == []
