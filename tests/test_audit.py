@@ -43,3 +43,21 @@ def test_rolled_back_transaction_leaves_no_record(platform):
         pass
     with platform.transaction() as s:
         assert audit.verify_chain(s)["records"] == 0
+
+
+def test_concurrent_writers_keep_one_chain(platform):
+    import threading
+
+    def writer(k):
+        for i in range(10):
+            with platform.transaction() as s:
+                audit.append(s, f"w{k}", "test.event", None, {"i": i})
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with platform.transaction() as s:
+        res = audit.verify_chain(s)
+    assert res["ok"] and res["records"] == 40
