@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from hawiya.errors import InvalidInput
-from hawiya.eval.metrics import (det_curve, eer, evaluate_scores, fmr_key, fnmr_at_fmr,
-                                 plot_det, probit, threshold_at_fmr)
+from hawiya.eval.metrics import (
+    det_curve,
+    eer,
+    evaluate_scores,
+    fmr_key,
+    fnmr_at_fmr,
+    plot_det,
+    probit,
+    threshold_at_fmr,
+)
 
 
 def brute_rates(gen, imp, t):
@@ -85,7 +93,7 @@ def test_eer_matches_brute_force_curve():
     imp = np.round(rng.normal(0.0, 1.0, 3000), 1)
     r = eer(gen, imp)
     c = det_curve(gen, imp)
-    for t, f, n in zip(c.thresholds[::7], c.fmr[::7], c.fnmr[::7]):
+    for t, f, n in zip(c.thresholds[::7], c.fmr[::7], c.fnmr[::7], strict=True):
         assert (f, n) == pytest.approx(brute_rates(gen, imp, t))
     d = c.fnmr - c.fmr
     i = np.flatnonzero(d <= 0)[-1]
@@ -180,5 +188,5 @@ def test_thinned_curve_keeps_exact_points():
     c = det_curve(gen, imp, max_points=1000)
     assert len(c) < 3000
     assert np.all(np.diff(c.thresholds) > 0)
-    for t, f, n in zip(c.thresholds[::50], c.fmr[::50], c.fnmr[::50]):
+    for t, f, n in zip(c.thresholds[::50], c.fmr[::50], c.fnmr[::50], strict=True):
         assert (f, n) == pytest.approx(brute_rates(gen, imp, t))

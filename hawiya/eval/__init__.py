@@ -13,8 +13,8 @@ from hawiya.eval.metrics import (
     det_curve,
     eer,
     evaluate_scores,
-    fnmr_at_fmr,
     fmr_key,
+    fnmr_at_fmr,
     plot_det,
     threshold_at_fmr,
 )

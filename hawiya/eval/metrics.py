@@ -23,9 +23,9 @@ scores need no curve materialised in memory.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -344,7 +344,10 @@ def plot_det(curves: DetCurve | Mapping[str, DetCurve], path: str | Path, *,
 
     fig = Figure(figsize=(6.4, 6.0), dpi=110)
     ax = fig.add_subplot(1, 1, 1)
-    ticks = np.array([1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.95])
+    if scale == "normal":
+        ticks = np.array([1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5, 0.8, 0.95])
+    else:
+        ticks = np.array([1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0])
     ticks = ticks[ticks >= floor * 0.999]
     tf = probit if scale == "normal" else np.log10
 
@@ -362,11 +365,11 @@ def plot_det(curves: DetCurve | Mapping[str, DetCurve], path: str | Path, *,
     ax.plot(lim, lim, ls=":", lw=0.8, color="grey")
     ax.set_xlim(*lim)
     ax.set_ylim(*lim)
-    labels = [f"{t * 100:g}" for t in ticks]
+    labels = [f"1e{int(round(np.log10(t)))}" if t < 1e-3 else f"{t:g}" for t in ticks]
     ax.set_xticks(tf(ticks), labels)
     ax.set_yticks(tf(ticks), labels)
-    ax.set_xlabel("False match rate (%)")
-    ax.set_ylabel("False non-match rate (%)")
+    ax.set_xlabel("False match rate (FMR)")
+    ax.set_ylabel("False non-match rate (FNMR)")
     ax.grid(True, lw=0.4, alpha=0.6)
     if title:
         ax.set_title(title)

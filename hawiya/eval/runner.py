@@ -25,8 +25,9 @@ import json
 import os
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -47,8 +48,14 @@ def _reason(exc: BaseException) -> str:
 
 def _progress(enabled: bool):
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), TimeRemainingColumn(),
@@ -86,7 +93,7 @@ def _extract_all(engine: Any, paths: Sequence[Path], *, progress: bool, batch_si
                         results.append(engine.extract(img))
                     except Exception as exc:
                         results.append(exc)
-            for i, res in zip(idx, results):
+            for i, res in zip(idx, results, strict=True):
                 if isinstance(res, Template):
                     templates[i] = res
                 else:
@@ -225,7 +232,7 @@ def run_eval(engine: Any, samples: Sequence[Sample | tuple] | None = None,
         ia = np.array([index[p.a] for p in plist])
         ib = np.array([index[p.b] for p in plist])
         usable = np.array([templates[a] is not None and templates[b] is not None
-                           for a, b in zip(ia, ib)], dtype=bool)
+                           for a, b in zip(ia, ib, strict=True)], dtype=bool)
         keep = np.flatnonzero(usable)
         scores, method = _score_pairs(engine, [templates[ia[k]] for k in keep],
                                       [templates[ib[k]] for k in keep], ia[keep], warnings)

@@ -107,7 +107,7 @@ class GalleryManager:
             if index_path.exists() and meta_path.exists():
                 try:
                     if json.loads(meta_path.read_text()).get("fingerprint") == fp:
-                        gallery = FaissGallery.load(index_path)
+                        gallery = FaissGallery.load(index_path, expected_dim=FACE_DIM)
                 except Exception:  # a bad snapshot is only a slower start
                     gallery = None
             if gallery is None:
