@@ -365,6 +365,21 @@ def eval_face(directory: Annotated[Path | None, typer.Argument(
     _run_eval(get_face_engine(detector), "face", directory, manifest, pairs, out_dir, as_json)
 
 
+@eval_app.command("iris")
+@handles_errors
+def eval_iris(directory: Annotated[Path | None, typer.Argument(
+        help="One sub-folder per eye")] = None,
+              manifest: Annotated[Path | None, typer.Option(
+                  help="CSV with columns path,label (paths relative to it)")] = None,
+              out_dir: Annotated[Path, typer.Option("--out", help="Report folder")] = Path(
+                  "reports"),
+              as_json: JsonOut = False) -> None:
+    """Iris accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
+    from hawiya.biometrics.iris import get_iris_engine
+
+    _run_eval(get_iris_engine(), "iris", directory, manifest, None, out_dir, as_json)
+
+
 def _run_eval(engine, name: str, directory, manifest, pairs, out_dir: Path,
               as_json: bool) -> None:
     from hawiya.eval import datasets
@@ -381,6 +396,10 @@ def _run_eval(engine, name: str, directory, manifest, pairs, out_dir: Path,
         samples = datasets.load_manifest(manifest)
     else:
         samples = datasets.load_dir(directory)
+    import re
+
+    source = Path(manifest or directory).resolve()
+    name = f"{name}-{re.sub(r'[^A-Za-z0-9._-]+', '_', source.stem or 'data')}"
     res = run_eval(engine, samples=samples, pairs=pair_list, out_dir=out_dir, name=name,
                    progress=not as_json or sys.stderr.isatty())
 
