@@ -20,6 +20,21 @@ from pathlib import Path
 FACE_VERIFY_THRESHOLD = 0.937
 FACE_DEDUP_THRESHOLD = 0.93
 
+# Iris scores are 1 - normalised fractional Hamming distance (hawiya.biometrics.iris), from
+# `hawiya eval iris ../shared/data/iris/casia1`: FMR 1e-2 at 0.594, 1e-3 at 0.612, 1e-4 at
+# 0.627 (283,122 impostor pairs). Verify at the 1e-4 point, de-duplicate at 1e-3.
+IRIS_VERIFY_THRESHOLD = 0.627
+IRIS_DEDUP_THRESHOLD = 0.612
+
+# (FMR, threshold) calibration points used to fuse modalities (hawiya.biometrics.fusion); the
+# 0.5 points are the impostor score means of the same runs.
+CALIBRATION = {
+    "face": ((0.5, 0.841), (1e-2, 0.937), (1e-3, 0.950), (1e-4, 0.958)),
+    "iris": ((0.5, 0.548), (1e-2, 0.594), (1e-3, 0.612), (1e-4, 0.627)),
+}
+# A fused (several modalities) decision accepts at this false-match rate.
+FUSION_TARGET_FMR = 1e-4
+
 
 def _env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
@@ -32,10 +47,19 @@ class Settings:
     database_url: str
     face_verify_threshold: float = FACE_VERIFY_THRESHOLD
     face_dedup_threshold: float = FACE_DEDUP_THRESHOLD
+    iris_verify_threshold: float = IRIS_VERIFY_THRESHOLD
+    iris_dedup_threshold: float = IRIS_DEDUP_THRESHOLD
+    fusion_target_fmr: float = FUSION_TARGET_FMR
     face_detector: str = "hog"
     keep_raw_images: bool = False
     token_ttl_hours: int = 12
     extra: dict = field(default_factory=dict)
+
+    def verify_threshold(self, modality: str) -> float:
+        return getattr(self, f"{modality}_verify_threshold")
+
+    def dedup_threshold(self, modality: str) -> float:
+        return getattr(self, f"{modality}_dedup_threshold")
 
     @property
     def key_dir(self) -> Path:
@@ -63,6 +87,9 @@ def load_settings(data_dir: str | os.PathLike | None = None,
         database_url=url,
         face_verify_threshold=_env_float("HAWIYA_FACE_THRESHOLD", FACE_VERIFY_THRESHOLD),
         face_dedup_threshold=_env_float("HAWIYA_FACE_DEDUP_THRESHOLD", FACE_DEDUP_THRESHOLD),
+        iris_verify_threshold=_env_float("HAWIYA_IRIS_THRESHOLD", IRIS_VERIFY_THRESHOLD),
+        iris_dedup_threshold=_env_float("HAWIYA_IRIS_DEDUP_THRESHOLD", IRIS_DEDUP_THRESHOLD),
+        fusion_target_fmr=_env_float("HAWIYA_FUSION_TARGET_FMR", FUSION_TARGET_FMR),
         face_detector=os.environ.get("HAWIYA_FACE_DETECTOR", "hog"),
         keep_raw_images=os.environ.get("HAWIYA_KEEP_RAW_IMAGES", "0") in ("1", "true", "yes"),
     )

@@ -49,6 +49,22 @@ class Platform:
         return get_face_engine(self.settings.face_detector)
 
     @cached_property
+    def iris_engine(self):
+        from hawiya.biometrics.iris import get_iris_engine
+
+        return get_iris_engine()
+
+    def biometric_engine(self, modality: str):
+        """The engine of a modality (loaded on first use)."""
+        if modality == "face":
+            return self.face_engine
+        if modality == "iris":
+            return self.iris_engine
+        from hawiya.errors import InvalidInput
+
+        raise InvalidInput(f"modality {modality!r} is not supported here")
+
+    @cached_property
     def galleries(self):
         from hawiya.identity.galleries import GalleryManager
 

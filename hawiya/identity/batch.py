@@ -1,8 +1,9 @@
 """Batch enrollment from a folder of images and a CSV manifest, run as a followable job.
 
 Manifest columns: ``name`` and ``face`` (image path relative to the folder; several images of
-one person separated by ``;``), optionally ``reference_id``, ``date_of_birth``, ``sex``,
-``district``, ``request_id``. Rows without a request id get one derived from their content,
+one person separated by ``;``), optionally ``iris_left``, ``iris_right``, ``reference_id``,
+``date_of_birth``, ``sex``, ``district``, ``request_id``. Faces are extracted in batches
+across all cores. Rows without a request id get one derived from their content,
 so re-running the same batch enrolls nobody twice. A bad row is reported and skipped; it
 never stops the batch.
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hawiya.errors import HawiyaError, InvalidInput
+from hawiya.identity import matching
 from hawiya.identity.service import Demographics, enroll_safely, request_fingerprint
 from hawiya.imaging import load_image, read_bytes
 from hawiya.registry.models import Job
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from hawiya.platform import Platform
 
 REQUIRED = ("name", "face")
+IRIS_COLUMNS = (("iris_left", "left-iris"), ("iris_right", "right-iris"))
 CHUNK = 16
 
 
@@ -86,14 +89,20 @@ def enroll_batch(platform: Platform, folder: str | Path, manifest: str | Path | 
                 bad = next((x for x in items if isinstance(x, Exception)), None)
                 if bad is not None:
                     raise bad
+                irises = [(pos, folder / r[col].strip()) for col, pos in IRIS_COLUMNS
+                          if (r.get(col) or "").strip()]
+                if irises:
+                    items = items + matching.extract(
+                        platform, matching.captures_from((), irises))
                 demo = Demographics.parse(r.get("name", ""), r.get("reference_id") or None,
                                           r.get("date_of_birth") or None, r.get("sex") or None,
                                           r.get("district") or None)
                 request_id = (r.get("request_id") or "").strip() or request_fingerprint(
                     "enroll-batch", demo.name, demo.reference_id or "",
-                    *[read_bytes(p) for p in paths])
-                res = enroll_safely(platform, faces=paths, demographics=demo, actor=actor,
-                                    request_id=request_id, station=station, templates=items)
+                    *[read_bytes(p) for p in paths + [img for _, img in irises]])
+                res = enroll_safely(platform, faces=paths, irises=irises, demographics=demo,
+                                    actor=actor, request_id=request_id, station=station,
+                                    templates=items)
                 key = "replayed" if res.get("replayed") else res["status"]
                 counts[key] += 1
                 entry.update(person_id=res["person_id"], status=res["status"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hawiya.biometrics.template import Template
+from hawiya.errors import InvalidInput
 from hawiya.registry.models import (
     ACTIVE,
     POTENTIAL_DUPLICATE,
@@ -32,6 +33,46 @@ if TYPE_CHECKING:
 
 SEARCHABLE = (ACTIVE, POTENTIAL_DUPLICATE)
 FACE_DIM = 128
+GALLERY_MODALITIES = ("face", "iris")
+
+
+def _new_gallery(modality: str):
+    if modality == "face":
+        from hawiya.search.faiss_gallery import FaissGallery
+
+        return FaissGallery(FACE_DIM)
+    from hawiya.search.binary_gallery import BinaryGallery
+
+    return BinaryGallery()
+
+
+def _load_snapshot(modality: str, path):
+    if modality == "face":
+        from hawiya.search.faiss_gallery import FaissGallery
+
+        return FaissGallery.load(path, expected_dim=FACE_DIM)
+    from hawiya.search.binary_gallery import BinaryGallery
+
+    return BinaryGallery.load(path)
+
+
+def add_templates(gallery, modality: str, ids: Sequence[int],
+                  templates: Sequence[Template]) -> None:
+    """Float galleries take vectors, the binary (iris) gallery takes templates."""
+    if not ids:
+        return
+    if modality == "face":
+        gallery.add(list(ids), np.vstack([t.vector() for t in templates]))
+    else:
+        gallery.add(list(ids), list(templates))
+
+
+def search_templates(gallery, modality: str, templates: Sequence[Template], k: int,
+                     restrict_to: Sequence[int] | None = None) -> list[list[tuple[int, float]]]:
+    if modality == "face":
+        return gallery.search_batch(np.vstack([t.vector() for t in templates]), k,
+                                    restrict_to=restrict_to)
+    return gallery.search_batch(list(templates), k, restrict_to=restrict_to)
 
 
 def template_context(person_id: str, modality: str) -> str:
@@ -68,7 +109,8 @@ class GalleryManager:
     def _audit_head(session: Session) -> int:
         return int(session.execute(select(func.coalesce(func.max(AuditRecord.seq), 0))).scalar())
 
-    def _load_vectors(self, session: Session, modality: str) -> tuple[np.ndarray, np.ndarray]:
+    def _load_templates(self, session: Session, modality: str
+                        ) -> tuple[list[int], list[Template]]:
         rows = session.execute(
             select(BiometricTemplate, Person.person_id)
             .join(Person, Person.id == BiometricTemplate.person_db_id)
@@ -76,13 +118,11 @@ class GalleryManager:
             .order_by(BiometricTemplate.id)
             .execution_options(yield_per=2000)
         )
-        ids, vecs = [], []
+        ids, templates = [], []
         for row, pid in rows:
             ids.append(row.id)
-            vecs.append(decrypt_template(self.platform, row, pid).vector())
-        if not ids:
-            return np.zeros(0, np.int64), np.zeros((0, FACE_DIM), np.float32)
-        return np.asarray(ids, np.int64), np.vstack(vecs).astype(np.float32)
+            templates.append(decrypt_template(self.platform, row, pid))
+        return ids, templates
 
     # -- gallery side ----------------------------------------------------------
     def _snapshot_paths(self, modality: str):
@@ -91,8 +131,8 @@ class GalleryManager:
 
     def get(self, modality: str = "face"):
         """The modality's gallery, synchronised with the registry."""
-        from hawiya.search.faiss_gallery import FaissGallery
-
+        if modality not in GALLERY_MODALITIES:
+            raise InvalidInput(f"no gallery for modality {modality!r}")
         with self._lock, self.platform.transaction() as session:
             head = self._audit_head(session)
             if modality in self._galleries and self._seen_seq.get(modality) == head:
@@ -107,27 +147,29 @@ class GalleryManager:
             if index_path.exists() and meta_path.exists():
                 try:
                     if json.loads(meta_path.read_text()).get("fingerprint") == fp:
-                        gallery = FaissGallery.load(index_path, expected_dim=FACE_DIM)
+                        gallery = _load_snapshot(modality, index_path)
                 except Exception:  # a bad snapshot is only a slower start
                     gallery = None
             if gallery is None:
-                ids, vecs = self._load_vectors(session, modality)
-                gallery = FaissGallery.from_pairs(FACE_DIM, ids, vecs)
+                gallery = _new_gallery(modality)
+                ids, templates = self._load_templates(session, modality)
+                add_templates(gallery, modality, ids, templates)
                 self._dirty.add(modality)
             self._galleries[modality] = gallery
             setattr(self, "_fp_" + modality, fp)
             self._seen_seq[modality] = head
             return gallery
 
-    def added(self, modality: str, ids: Iterable[int], vectors: np.ndarray, head: int) -> None:
+    def added(self, modality: str, ids: Iterable[int], templates: Sequence[Template],
+              head: int) -> None:
         """Record templates this process just committed (keeps the gallery warm)."""
-        self._own_write(modality, list(ids), vectors, head, sign=+1)
+        self._own_write(modality, list(ids), templates, head, sign=+1)
 
     def removed(self, modality: str, ids: Iterable[int], head: int) -> None:
         """Record templates this process just took out of the searchable set."""
         self._own_write(modality, list(ids), None, head, sign=-1)
 
-    def _own_write(self, modality: str, ids: list[int], vectors: np.ndarray | None,
+    def _own_write(self, modality: str, ids: list[int], templates: Sequence[Template] | None,
                    head: int, sign: int) -> None:
         with self._lock:
             gallery = self._galleries.get(modality)
@@ -135,7 +177,7 @@ class GalleryManager:
                 return
             if ids:
                 if sign > 0:
-                    gallery.add(ids, vectors)
+                    add_templates(gallery, modality, ids, templates)
                 else:
                     gallery.remove(ids)
             old = getattr(self, "_fp_" + modality)

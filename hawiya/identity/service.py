@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hawiya import audit
 from hawiya.biometrics.template import Template
-from hawiya.errors import Conflict, HawiyaError, InvalidInput, NotFound
+from hawiya.errors import Conflict, InvalidInput, NotFound
+from hawiya.identity import matching
 from hawiya.identity.galleries import decrypt_template, template_context
-from hawiya.imaging import load_image, read_bytes
+from hawiya.imaging import read_bytes
 from hawiya.registry.models import (
     ACTIVE,
     MERGED,
@@ -117,62 +117,6 @@ def find_person(session: Session, key: str) -> Person:
     return person
 
 
-def _extract_faces(platform: Platform, faces: Sequence[ImageInput]) -> list[Template]:
-    if not faces:
-        raise InvalidInput("at least one face image is required")
-    if len(faces) > MAX_FACES_PER_ENROLL:
-        raise InvalidInput(f"at most {MAX_FACES_PER_ENROLL} face images per request")
-    engine = platform.face_engine
-    templates = []
-    for i, face in enumerate(faces):
-        try:
-            templates.append(engine.extract(load_image(face)))
-        except HawiyaError as exc:
-            if len(faces) > 1:
-                exc.message = f"face image {i + 1}: {exc.message}"
-                exc.args = (exc.message,)
-            raise
-    return templates
-
-
-def _candidates(gallery, session: Session, templates: Sequence[Template],
-                k: int, restrict_people: Sequence[int] | None = None) -> list[dict]:
-    """Top people for the probe templates: gallery hits grouped per person (max score).
-
-    ``gallery`` is fetched before the caller's transaction opens (fetching may read the
-    registry, and SQLite allows one writer at a time)."""
-    if len(gallery) == 0:
-        return []
-    restrict_ids = None
-    if restrict_people is not None:
-        restrict_ids = list(session.scalars(select(BiometricTemplate.id).where(
-            BiometricTemplate.person_db_id.in_(restrict_people),
-            BiometricTemplate.modality == "face")))
-        if not restrict_ids:
-            return []
-    vecs = np.vstack([t.vector() for t in templates])
-    hits = gallery.search_batch(vecs, min(len(gallery), k * 4), restrict_to=restrict_ids)
-    best: dict[int, float] = {}
-    for row in hits:
-        for tid, score in row:
-            best[tid] = max(best.get(tid, -1.0), float(score))
-    if not best:
-        return []
-    owners = session.execute(select(BiometricTemplate.id, Person)
-                             .join(Person, Person.id == BiometricTemplate.person_db_id)
-                             .where(BiometricTemplate.id.in_(list(best)))).all()
-    per_person: dict[str, dict] = {}
-    for tid, person in owners:
-        score = best[tid]
-        cur = per_person.get(person.person_id)
-        if cur is None or score > cur["score"]:
-            per_person[person.person_id] = {"person_id": person.person_id,
-                                            "reference_id": person.reference_id,
-                                            "name": person.name, "status": person.status,
-                                            "score": round(score, 6)}
-    return sorted(per_person.values(), key=lambda c: -c["score"])[:k]
-
-
 def _replay(session: Session, request_id: str | None) -> dict | None:
     if not request_id:
         return None
@@ -183,12 +127,15 @@ def _replay(session: Session, request_id: str | None) -> dict | None:
 
 
 # -- operations ------------------------------------------------------------------------------
-def enroll(platform: Platform, *, faces: Sequence[ImageInput], demographics: Demographics,
-           actor: str, request_id: str | None = None, station: str | None = None,
+def enroll(platform: Platform, *, demographics: Demographics, actor: str,
+           faces: Sequence[ImageInput] = (), irises: Sequence[tuple[str, ImageInput]] = (),
+           request_id: str | None = None, station: str | None = None,
            templates: Sequence[Template] | None = None) -> dict:
     """Quality gate → extract → 1:N dedup → commit as enrolled, or hold for adjudication.
 
-    Re-submitting the same ``request_id`` returns the first result and writes nothing.
+    ``faces`` are face images; ``irises`` are ``(position, image)`` with position
+    ``left-iris``, ``right-iris`` or ``unknown``. Re-submitting the same ``request_id``
+    returns the first result and writes nothing.
     """
     if request_id is not None and not REQUEST_ID_RE.match(request_id):
         raise InvalidInput("request_id: 1-128 letters, digits or _.:/-")
@@ -196,12 +143,14 @@ def enroll(platform: Platform, *, faces: Sequence[ImageInput], demographics: Dem
         replay = _replay(session, request_id)
         if replay:
             return replay
+    captures = matching.captures_from(faces, irises)
     if templates is None:
-        templates = _extract_faces(platform, faces)
-    raw = [read_bytes(f) for f in faces] if platform.settings.keep_raw_images and faces else []
-    settings = platform.settings
+        templates = matching.extract(platform, captures)
+    raw = ([read_bytes(c.image) for c in captures]
+           if platform.settings.keep_raw_images and captures else [])
+    modalities = sorted({t.modality for t in templates})
     with _ENROLL_LOCK:
-        gallery = platform.galleries.get("face")
+        galleries = {m: platform.galleries.get(m) for m in modalities}
         with platform.transaction() as session:
             replay = _replay(session, request_id)
             if replay:
@@ -209,8 +158,8 @@ def enroll(platform: Platform, *, faces: Sequence[ImageInput], demographics: Dem
             if demographics.reference_id and session.scalar(
                     select(Person.id).where(Person.reference_id == demographics.reference_id)):
                 raise Conflict(f"reference_id {demographics.reference_id!r} is already enrolled")
-            candidates = [c for c in _candidates(gallery, session, templates, k=10)
-                          if c["score"] >= settings.face_dedup_threshold]
+            candidates = [c for c in matching.search_candidates(
+                platform, galleries, session, templates, k=10, kind="dedup") if c["match"]]
             status = POTENTIAL_DUPLICATE if candidates else ACTIVE
             person = Person(name=demographics.name, reference_id=demographics.reference_id,
                             date_of_birth=demographics.date_of_birth, sex=demographics.sex,
@@ -243,19 +192,28 @@ def enroll(platform: Platform, *, faces: Sequence[ImageInput], demographics: Dem
             # Contract: the enrollment outcome is "enrolled" or "potential_duplicate".
             result = {"person_id": person.person_id, "reference_id": person.reference_id,
                       "status": "enrolled" if status == ACTIVE else status,
-                      "candidates": [{"person_id": c["person_id"], "score": c["score"]}
-                                     for c in candidates],
-                      "threshold": settings.face_dedup_threshold, "case_id": case_id,
-                      "templates": len(rows), "quality": [t.quality for t in templates],
+                      "candidates": [{"person_id": c["person_id"], "score": c["score"],
+                                      "score_kind": c["score_kind"],
+                                      "modalities": c["modalities"]} for c in candidates],
+                      "threshold": (platform.settings.dedup_threshold(modalities[0])
+                                    if len(modalities) == 1 else None),
+                      "case_id": case_id, "templates": len(rows),
+                      "modalities": modalities,
+                      "quality": {f"{t.modality}:{t.position}": t.quality for t in templates},
                       "request_id": capture.request_id}
             capture.result = result
             rec = audit.append(session, actor, "person.enroll", person.person_id,
-                               {"status": status, "candidates": result["candidates"],
-                                "templates": len(rows), "request_id": capture.request_id,
-                                "station": station})
+                               {"status": status,
+                                "candidates": [{"person_id": c["person_id"],
+                                                "score": c["score"]} for c in candidates],
+                                "templates": len(rows), "modalities": modalities,
+                                "request_id": capture.request_id, "station": station})
             head = rec.seq
-        platform.galleries.added("face", [r.id for r in rows],
-                                 np.vstack([t.vector() for t in templates]), head)
+        for modality in modalities:
+            pairs = [(r.id, t) for r, t in zip(rows, templates, strict=True)
+                     if t.modality == modality]
+            platform.galleries.added(modality, [p[0] for p in pairs], [p[1] for p in pairs],
+                                     head)
     return result
 
 
@@ -271,54 +229,65 @@ def enroll_safely(platform: Platform, **kwargs) -> dict:
         raise Conflict("the registry refused the enrollment (duplicate key)") from None
 
 
-def verify(platform: Platform, person_key: str, face: ImageInput, *, actor: str) -> dict:
-    """1:1: the probe against every enrolled face template of the person (best score)."""
+def verify(platform: Platform, person_key: str, face: ImageInput | None = None, *,
+           actor: str, irises: Sequence[tuple[str, ImageInput]] = ()) -> dict:
+    """1:1: probes against the person's enrolled templates (best score per modality;
+    fused when several modalities are given)."""
     with platform.transaction() as session:
         person = find_person(session, person_key)
     if person.status == MERGED:
         raise Conflict(f"{person.person_id} was merged into {person.merged_into}; "
                        "verify against that record")
-    probe = _extract_faces(platform, [face])[0]
-    threshold = platform.settings.face_verify_threshold
+    probes = matching.extract(platform, matching.captures_from([face] if face else [],
+                                                               irises))
     with platform.transaction() as session:
         rows = session.scalars(select(BiometricTemplate).where(
-            BiometricTemplate.person_db_id == person.id,
-            BiometricTemplate.modality == "face")).all()
-        if not rows:
-            raise NotFound(f"{person.person_id} has no enrolled face")
+            BiometricTemplate.person_db_id == person.id)).all()
         enrolled = [decrypt_template(platform, r, person.person_id) for r in rows]
-        scores = platform.face_engine.compare_many(probe, enrolled)
-        score = round(float(np.max(scores)), 6)
-        match = score >= threshold
-        reason = (f"score {score:.4f} {'≥' if match else '<'} threshold {threshold:.4f} "
-                  f"(best of {len(enrolled)} enrolled face template(s))")
+        scores: dict[str, float] = {}
+        for probe in probes:
+            score, missing = matching.compare_with_enrolled(platform, probe, enrolled)
+            if missing:
+                raise NotFound(f"{person.person_id} has {missing}; verify with another "
+                               "modality")
+            scores[probe.modality] = max(scores.get(probe.modality, -1.0), score)
+        decision = matching.modality_decision(platform, scores, "verify")
+        match = decision["match"]
+        reason = (f"{decision['score_kind']} score {decision['score']:.4f} "
+                  f"{'≥' if match else '<'} threshold {decision['threshold']:.4f}")
         audit.append(session, actor, "person.verify", person.person_id,
-                     {"match": match, "score": score, "threshold": threshold})
+                     {"match": match, "score": decision["score"],
+                      "threshold": decision["threshold"], "kind": decision["score_kind"]})
     return {"person_id": person.person_id, "reference_id": person.reference_id,
-            "status": person.status, "match": bool(match), "score": score,
-            "threshold": threshold, "reason": reason, "probe_quality": probe.quality}
+            "status": person.status, "match": bool(match), "score": decision["score"],
+            "threshold": decision["threshold"], "score_kind": decision["score_kind"],
+            "modalities": decision["modalities"], "reason": reason,
+            "probe_quality": {f"{t.modality}:{t.position}": t.quality for t in probes}}
 
 
-def identify(platform: Platform, face: ImageInput, *, actor: str, top: int = 10,
-             restrict_to: Sequence[str] | None = None) -> dict:
+def identify(platform: Platform, face: ImageInput | None = None, *, actor: str,
+             top: int = 10, restrict_to: Sequence[str] | None = None,
+             irises: Sequence[tuple[str, ImageInput]] = ()) -> dict:
     """1:N: top candidates, optionally only among the given people (a "gallery")."""
     if not 1 <= int(top) <= MAX_TOP:
         raise InvalidInput(f"top must be between 1 and {MAX_TOP}")
-    probe = _extract_faces(platform, [face])[0]
-    threshold = platform.settings.face_verify_threshold
-    gallery = platform.galleries.get("face")
+    probes = matching.extract(platform, matching.captures_from([face] if face else [],
+                                                               irises))
+    modalities = sorted({t.modality for t in probes})
+    galleries = {m: platform.galleries.get(m) for m in modalities}
     with platform.transaction() as session:
         restrict_people = None
         if restrict_to is not None:
             restrict_people = [find_person(session, key).id for key in restrict_to]
-        cands = _candidates(gallery, session, [probe], k=int(top),
-                            restrict_people=restrict_people)
-        for c in cands:
-            c["match"] = c["score"] >= threshold
+        cands = matching.search_candidates(platform, galleries, session, probes, k=int(top),
+                                           kind="verify", restrict_people=restrict_people)
         audit.append(session, actor, "person.identify", None,
                      {"top": int(top), "returned": [c["person_id"] for c in cands],
-                      "restricted": restrict_to is not None})
-    return {"candidates": cands, "threshold": threshold, "probe_quality": probe.quality}
+                      "modalities": modalities, "restricted": restrict_to is not None})
+    threshold = (platform.settings.verify_threshold(modalities[0]) if len(modalities) == 1
+                 else round(matching.evidence_for_fmr(platform.settings.fusion_target_fmr), 3))
+    return {"candidates": cands, "threshold": threshold, "modalities": modalities,
+            "probe_quality": {f"{t.modality}:{t.position}": t.quality for t in probes}}
 
 
 # -- adjudication ----------------------------------------------------------------------------
@@ -350,7 +319,7 @@ def decide_case(platform: Platform, case_id: int, decision: str, *, actor: str,
         if case.status != "open":
             raise Conflict(f"case {case_id} was already decided ({case.decision})")
         person = case.person
-        removed: list[int] = []
+        removed: dict[str, list[int]] = {}
         if decision == "distinct":
             person.status = ACTIVE
         else:
@@ -360,16 +329,18 @@ def decide_case(platform: Platform, case_id: int, decision: str, *, actor: str,
                 raise InvalidInput("duplicate_of must be one of the case's candidates")
             person.status = MERGED
             person.merged_into = target
-            removed = list(session.scalars(select(BiometricTemplate.id).where(
-                BiometricTemplate.person_db_id == person.id)))
+            for tid, modality in session.execute(
+                    select(BiometricTemplate.id, BiometricTemplate.modality).where(
+                        BiometricTemplate.person_db_id == person.id)):
+                removed.setdefault(modality, []).append(tid)
         case.status, case.decision, case.decided_by = "closed", decision, actor
         case.decided_at, case.note = utcnow(), note
         rec = audit.append(session, actor, "case.decide", person.person_id,
                            {"case_id": case.id, "decision": decision,
                             "merged_into": person.merged_into, "note": note})
         summary = case_summary(case)
-    if removed:
-        platform.galleries.removed("face", removed, rec.seq)
+    for modality, ids in removed.items():
+        platform.galleries.removed(modality, ids, rec.seq)
     return summary
 
 
