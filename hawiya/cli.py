@@ -42,6 +42,8 @@ out = Console()
 DataDir = Annotated[Path | None, typer.Option("--data-dir", envvar="HAWIYA_DATA_DIR",
                                                  help="Data folder (default ./hawiya-data)")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object (last line)")]
+IrisLeft = Annotated[Path | None, typer.Option("--iris-left", help="Left-eye iris image")]
+IrisRight = Annotated[Path | None, typer.Option("--iris-right", help="Right-eye iris image")]
 Operator = Annotated[str | None, typer.Option("--operator", help="Who is acting (audit)")]
 
 _state: dict = {"data_dir": None}
@@ -61,6 +63,10 @@ def _platform(data_dir: Path | None, must_exist: bool = True):
             not (settings.data_dir / "hawiya.db").exists():
         raise HawiyaError(f"no registry in {settings.data_dir}; run `hawiya init` first")
     return Platform(settings)
+
+
+def _irises(left: Path | None, right: Path | None) -> list[tuple[str, Path]]:
+    return [(pos, img) for pos, img in (("left-iris", left), ("right-iris", right)) if img]
 
 
 def _actor(operator: str | None) -> str:
@@ -161,19 +167,22 @@ def serve(data_dir: DataDir = None, host: str = "127.0.0.1", port: int = 8000,
 @app.command()
 @handles_errors
 def enroll(name: Annotated[str, typer.Option(help="Full name")],
-           face: Annotated[list[Path], typer.Option(help="Face image (repeat for several)")],
+           face: Annotated[list[Path] | None, typer.Option(
+               help="Face image (repeat for several)")] = None,
+           iris_left: IrisLeft = None, iris_right: IrisRight = None,
            reference_id: Annotated[str | None, typer.Option(help="Integrator's id")] = None,
            date_of_birth: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
            sex: str | None = None, district: str | None = None,
            request_id: Annotated[str | None, typer.Option(
                help="Idempotency key: the same id returns the first result")] = None,
            operator: Operator = None, data_dir: DataDir = None, as_json: JsonOut = False) -> None:
-    """Enroll a person: quality gate, extraction, 1:N de-duplication."""
+    """Enroll a person (face and/or iris): quality gate, extraction, 1:N de-duplication."""
     from hawiya.identity import service
 
     platform = _platform(data_dir)
     demo = service.Demographics.parse(name, reference_id, date_of_birth, sex, district)
-    res = service.enroll_safely(platform, faces=list(face), demographics=demo,
+    res = service.enroll_safely(platform, faces=list(face or []),
+                                irises=_irises(iris_left, iris_right), demographics=demo,
                                 actor=_actor(operator), request_id=request_id)
     platform.close()
 
@@ -216,31 +225,35 @@ def enroll_batch(folder: Path, manifest: Annotated[Path | None, typer.Option(
 
 @app.command()
 @handles_errors
-def verify(person_id: str, face: Annotated[Path, typer.Option(help="Face image")],
+def verify(person_id: str, face: Annotated[Path | None, typer.Option(help="Face image")] = None,
+           iris_left: IrisLeft = None, iris_right: IrisRight = None,
            operator: Operator = None, data_dir: DataDir = None, as_json: JsonOut = False) -> None:
-    """1:1: is this face the enrolled person? (our id or reference id)"""
+    """1:1: is this the enrolled person? (our id or reference id; face and/or iris)"""
     from hawiya.identity import service
 
     platform = _platform(data_dir)
-    res = service.verify(platform, person_id, face, actor=_actor(operator))
+    res = service.verify(platform, person_id, face, actor=_actor(operator),
+                         irises=_irises(iris_left, iris_right))
     _emit(res, as_json, lambda r: out.print(
         f"{'[green]MATCH[/green]' if r['match'] else '[red]NO MATCH[/red]'}  {r['reason']}"))
 
 
 @app.command()
 @handles_errors
-def identify(face: Annotated[Path, typer.Option(help="Face image")],
+def identify(face: Annotated[Path | None, typer.Option(help="Face image")] = None,
+             iris_left: IrisLeft = None, iris_right: IrisRight = None,
              top: Annotated[int, typer.Option(help="Number of candidates")] = 10,
              among: Annotated[str | None, typer.Option(
                  help="Search only these people (comma-separated ids)")] = None,
              operator: Operator = None, data_dir: DataDir = None,
              as_json: JsonOut = False) -> None:
-    """1:N: who is this? Top-K candidates with scores."""
+    """1:N: who is this? Top-K candidates with scores (face and/or iris)."""
     from hawiya.identity import service
 
     platform = _platform(data_dir)
     keys = [k.strip() for k in among.split(",") if k.strip()] if among else None
-    res = service.identify(platform, face, actor=_actor(operator), top=top, restrict_to=keys)
+    res = service.identify(platform, face, actor=_actor(operator), top=top, restrict_to=keys,
+                           irises=_irises(iris_left, iris_right))
     platform.close()
     _emit(res, as_json, lambda r: _candidates_table(
         r["candidates"], f"Candidates (match threshold {r['threshold']:.4f})"))

@@ -66,3 +66,13 @@ def sqlite_platform(tmp_path):
     p = _make_platform(tmp_path, None)
     yield p
     p.engine.dispose()
+
+
+CASIA = SHARED / "iris" / "casia1"
+
+
+def casia(eye: int, session: int, n: int) -> Path:
+    path = CASIA / str(eye) / f"{eye:03d}_{session}_{n}.jpg"
+    if not path.exists():
+        pytest.skip("shared CASIA iris data not available")
+    return path

@@ -117,3 +117,22 @@ def test_bad_input_is_a_clear_4xx(client):
     r = client.post("/persons/bad%20id/verify", files=[_face(1, "sad")], headers=admin)
     assert r.status_code == 422
     assert client.get("/persons", headers=admin).json()["persons"] == []
+
+
+def test_iris_over_http(client):
+    from tests.conftest import casia
+
+    admin = _token(client)
+    files = [("iris_left", ("l.jpg", casia(70, 1, 1).read_bytes(), "image/jpeg")),
+             ("iris_right", ("r.jpg", casia(71, 1, 1).read_bytes(), "image/jpeg"))]
+    r = client.post("/persons", data={"name": "Eyes Only"}, files=files, headers=admin)
+    assert r.status_code == 201, r.text
+    pid = r.json()["person_id"]
+    probe = [("iris_right", ("p.jpg", casia(71, 2, 1).read_bytes(), "image/jpeg"))]
+    r = client.post(f"/persons/{pid}/verify", files=probe, headers=admin)
+    assert r.status_code == 200 and r.json()["match"] is True
+    wrong = [("iris_left", ("p.jpg", casia(71, 2, 1).read_bytes(), "image/jpeg"))]
+    r = client.post(f"/persons/{pid}/verify", files=wrong, headers=admin)
+    assert r.status_code == 422 and "wrong eye label" in r.json()["message"]
+    r = client.post(f"/persons/{pid}/verify", headers=admin)
+    assert r.status_code == 422 and "at least one biometric" in r.json()["message"]
