@@ -80,3 +80,28 @@ def test_eval_face_contract(tmp_path):
     assert set(res["fnmr_at_fmr"]) >= {"0.01", "0.001", "0.0001"}
     assert res["genuine"] == 9 and res["impostor"] == 27
     assert os.path.exists(res["det_plot"])
+
+
+def test_mrz_parse_and_build_contract(tmp_path):
+    env = dict(os.environ)
+    specimen = ("I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\n"
+                "ERIKSSON<<ANNA<MARIA<<<<<<<<<<\n")
+    p = subprocess.run([sys.executable, "-m", "hawiya.cli", "mrz", "parse", "--json"],
+                       input=specimen, capture_output=True, text=True, env=env, timeout=60)
+    res = last_json(p)
+    assert p.returncode == 0 and res["valid"] is True and res["document_type"] == "TD1"
+    assert res["fields"]["document_number"] == "D23145890" and res["errors"] == []
+    bad = specimen.replace("7408122", "7408123")
+    p = subprocess.run([sys.executable, "-m", "hawiya.cli", "mrz", "parse", "--json"],
+                       input=bad, capture_output=True, text=True, env=env, timeout=60)
+    res = last_json(p)
+    assert p.returncode == 1 and res["valid"] is False
+    assert {"date_of_birth", "composite"} <= {e["field"] for e in res["errors"]}
+    p = subprocess.run([sys.executable, "-m", "hawiya.cli", "mrz", "build", "TD3",
+                        "--document-number", "L898902C3", "--issuing-state", "UTO",
+                        "--nationality", "UTO", "--date-of-birth", "1974-08-12", "--sex", "F",
+                        "--date-of-expiry", "2012-04-15", "--surname", "Eriksson",
+                        "--given-names", "Anna Maria", "--optional-data", "ZE184226B",
+                        "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert last_json(p)["lines"] == ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
+                                     "L898902C36UTO7408122F1204159ZE184226B<<<<<10"]
