@@ -176,3 +176,42 @@ class AuditRecord(Base):
     details: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Document(Base):
+    """An identity document we issued: its signed credential and its current status."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    document_number: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    person_db_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    document_type: Mapped[str] = mapped_column(String(8))
+    issued_on: Mapped[dt.date] = mapped_column(Date)
+    expires_on: Mapped[dt.date] = mapped_column(Date)
+    key_id: Mapped[str] = mapped_column(String(64))
+    face_digest: Mapped[str | None] = mapped_column(String(64))
+    credential: Mapped[bytes] = mapped_column(LargeBinary)
+    mrz: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), index=True, default="valid")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                           default=utcnow)
+
+    person: Mapped[Person] = relationship()
+
+
+class BorderCrossing(Base):
+    """One document check at a desk or border post: who, where, when, verdict."""
+
+    __tablename__ = "border_crossings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    document_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    person_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    location: Mapped[str] = mapped_column(String(100))
+    direction: Mapped[str | None] = mapped_column(String(8))
+    officer: Mapped[str] = mapped_column(String(100))
+    verdict: Mapped[str] = mapped_column(String(16))
+    checks: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
