@@ -68,3 +68,51 @@ class Cipher:
         except InvalidTag as exc:
             raise DecryptionError("ciphertext failed authentication (tampered or wrong key)") \
                 from exc
+
+
+# -- authority signatures (roll digests, reports) ------------------------------------------------
+def create_signing_key(path: Path) -> bool:
+    """An Ed25519 key for the registry authority's signatures; created once by init."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    return True
+
+
+class Signer:
+    """Signs with the authority key; its key id is a hash of the public key."""
+
+    def __init__(self, path: Path):
+        import hashlib
+
+        from cryptography.hazmat.primitives import serialization
+
+        if not path.exists():
+            raise ConfigError(f"no signing key at {path}; run `hawiya init` first")
+        self._key = serialization.load_pem_private_key(path.read_bytes(), None)
+        self.public_pem = self._key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.key_id = hashlib.sha256(self.public_pem).hexdigest()[:16]
+
+    def sign(self, data: bytes) -> tuple[str, str]:
+        return self.key_id, base64.b64encode(self._key.sign(data)).decode()
+
+    def verify(self, key_id: str | None, data: bytes, signature_b64: str | None) -> bool:
+        from cryptography.exceptions import InvalidSignature
+
+        if key_id != self.key_id or not signature_b64:
+            return False
+        try:
+            self._key.public_key().verify(base64.b64decode(signature_b64), data)
+        except (InvalidSignature, ValueError):
+            return False
+        return True

@@ -13,7 +13,7 @@ from functools import cached_property
 from sqlalchemy.orm import Session, sessionmaker
 
 from hawiya.config import Settings, load_settings
-from hawiya.crypto import Cipher, create_key, load_key
+from hawiya.crypto import Cipher, Signer, create_key, create_signing_key, load_key
 from hawiya.registry import migrate
 from hawiya.registry.db import make_engine, make_session_factory, transaction
 
@@ -30,6 +30,7 @@ class Platform:
         """Create the data dir, the template key (once) and the newest schema."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         created = create_key(self.settings.template_key_path)
+        create_signing_key(self.settings.key_dir / "authority.pem")
         migrate.upgrade(self.engine)
         return {"data_dir": str(self.settings.data_dir), "key_created": created,
                 "database": self.engine.url.render_as_string(hide_password=True)}
@@ -41,6 +42,17 @@ class Platform:
     @cached_property
     def cipher(self) -> Cipher:
         return Cipher(load_key(self.settings.template_key_path))
+
+    @cached_property
+    def signer(self) -> Signer:
+        return Signer(self.settings.key_dir / "authority.pem")
+
+    def sign_digest(self, data: bytes) -> tuple[str, str]:
+        """Sign with the registry authority key: (key id, base64 signature)."""
+        return self.signer.sign(data)
+
+    def verify_digest(self, key_id: str | None, data: bytes, signature: str | None) -> bool:
+        return self.signer.verify(key_id, data, signature)
 
     @cached_property
     def face_engine(self):

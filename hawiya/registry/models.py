@@ -31,7 +31,8 @@ MERGED = "merged"
 INACTIVE = "inactive"
 PERSON_STATUSES = (ACTIVE, POTENTIAL_DUPLICATE, MERGED, INACTIVE)
 
-ROLES = ("admin", "enrollment_officer", "verifier", "adjudicator", "auditor")
+ROLES = ("admin", "enrollment_officer", "verifier", "adjudicator", "auditor",
+         "election_admin", "polling_clerk", "observer")
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -214,4 +215,109 @@ class BorderCrossing(Base):
     officer: Mapped[str] = mapped_column(String(100))
     verdict: Mapped[str] = mapped_column(String(16))
     checks: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# -- elections ---------------------------------------------------------------------------------
+class Election(Base):
+    __tablename__ = "elections"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    election_date: Mapped[dt.date] = mapped_column(Date)
+    eligibility_date: Mapped[dt.date] = mapped_column(Date)
+    min_age: Mapped[int] = mapped_column(Integer, default=18)
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft|frozen|closed
+    roll_size: Mapped[int] = mapped_column(Integer, default=0)
+    roll_digest: Mapped[str | None] = mapped_column(String(64))
+    roll_signature: Mapped[str | None] = mapped_column(Text)
+    roll_key_id: Mapped[str | None] = mapped_column(String(64))
+    roll_frozen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class District(Base):
+    __tablename__ = "districts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class PollingCentre(Base):
+    __tablename__ = "polling_centres"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
+
+    district: Mapped[District] = relationship()
+
+
+class Station(Base):
+    """A polling station; its Ed25519 public key verifies its offline check-in logs."""
+
+    __tablename__ = "stations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    centre_id: Mapped[int] = mapped_column(ForeignKey("polling_centres.id"), index=True)
+    public_key: Mapped[str] = mapped_column(Text)
+
+    centre: Mapped[PollingCentre] = relationship()
+
+
+class RollEntry(Base):
+    __tablename__ = "roll_entries"
+    __table_args__ = (UniqueConstraint("election_id", "person_db_id", name="uq_roll_person"),
+                      UniqueConstraint("election_id", "voter_number", name="uq_roll_voter"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    election_id: Mapped[int] = mapped_column(ForeignKey("elections.id"), index=True)
+    person_db_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
+    voter_number: Mapped[str] = mapped_column(String(32))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+
+
+class RollExclusion(Base):
+    __tablename__ = "roll_exclusions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    election_id: Mapped[int] = mapped_column(ForeignKey("elections.id"), index=True)
+    person_db_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    rule: Mapped[str] = mapped_column(String(64))
+
+
+class CheckIn(Base):
+    """A voter checked in. The unique constraint, not a read-then-write, stops a second one.
+
+    Nothing here (or anywhere) records how anyone voted."""
+
+    __tablename__ = "check_ins"
+    __table_args__ = (UniqueConstraint("election_id", "roll_entry_id", name="uq_checkin_once"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    election_id: Mapped[int] = mapped_column(ForeignKey("elections.id"), index=True)
+    roll_entry_id: Mapped[int] = mapped_column(ForeignKey("roll_entries.id"))
+    station_id: Mapped[int] = mapped_column(ForeignKey("stations.id"), index=True)
+    method: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column()
+    clerk: Mapped[str] = mapped_column(String(100))
+    offline: Mapped[bool] = mapped_column(Boolean, default=False)
+    checked_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Anomaly(Base):
+    """Something an election audit must see: a double check-in across stations, a tampered
+    station log."""
+
+    __tablename__ = "anomalies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    election_id: Mapped[int] = mapped_column(ForeignKey("elections.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    station_code: Mapped[str | None] = mapped_column(String(32))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

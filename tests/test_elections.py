@@ -1,0 +1,157 @@
+"""Elections end to end on both databases: roll rules, freeze, check-in outcomes, no double
+check-in under concurrency, offline station logs, turnout and the audit report."""
+
+import threading
+
+import pytest
+from sqlalchemy import func, select, text
+
+from hawiya.elections import checkin, geography, offline, roll, turnout
+from hawiya.errors import Conflict, InvalidInput
+from hawiya.identity import service
+from hawiya.identity.service import Demographics
+from hawiya.registry.models import CheckIn
+from tests.conftest import yale
+
+ADMIN = "eadmin"
+
+
+@pytest.fixture
+def election(platform):
+    """Two districts, three stations, six registrants of whom three are eligible."""
+    geography.create_election(platform, "GE26", "General election", "2026-12-01",
+                              actor=ADMIN)
+    geography.add_district(platform, "D1", "North", actor=ADMIN)
+    geography.add_district(platform, "D2", "South", actor=ADMIN)
+    geography.add_centre(platform, "C1", "School 1", "D1", actor=ADMIN)
+    geography.add_centre(platform, "C2", "School 2", "D2", actor=ADMIN)
+    keys = {}
+    for code, centre in (("S1", "C1"), ("S2", "C1"), ("S3", "C2")):
+        keys[code] = geography.add_station(platform, code, code, centre,
+                                           actor=ADMIN)["station_private_key"]
+    people = {}
+    for subject, dob, district in ((1, "1980-01-01", "D1"), (2, "1990-05-05", "D1"),
+                                   (3, "1970-03-03", "D2"), (7, "2015-01-01", "D1"),
+                                   (5, "1985-01-01", None), (8, "1985-01-01", "D9")):
+        demo = Demographics.parse(f"Voter {subject}", date_of_birth=dob, district=district)
+        people[subject] = service.enroll(platform, faces=[yale(subject, "normal")],
+                                         demographics=demo, actor="officer")["person_id"]
+    held = service.enroll(platform, faces=[yale(1, "happy")], actor="officer",
+                          demographics=Demographics.parse("Dup", date_of_birth="1980-01-01",
+                                                          district="D1"))
+    assert held["status"] == "potential_duplicate"
+    built = roll.build_roll(platform, "GE26", actor=ADMIN)
+    assert built["voters"] == 3
+    assert built["excluded"] == {"under_age": 1, "no_district": 1, "unknown_district": 1,
+                                 "pending_adjudication": 1}
+    frozen = roll.freeze_roll(platform, "GE26", actor=ADMIN)
+    with platform.transaction() as s:
+        numbers = dict(s.execute(text(
+            "SELECT p.person_id, r.voter_number FROM roll_entries r JOIN persons p "
+            "ON p.id = r.person_db_id")).all())
+        stations = dict(s.execute(text(
+            "SELECT r.voter_number, st.code FROM roll_entries r JOIN stations st "
+            "ON st.id = r.station_id")).all())
+    return {"people": people, "voter": {k: numbers.get(v) for k, v in people.items()},
+            "station_of": stations, "keys": keys, "frozen": frozen}
+
+
+def test_roll_is_frozen_signed_and_listed(platform, election):
+    with pytest.raises(Conflict):
+        roll.build_roll(platform, "GE26", actor=ADMIN)
+    rules = {e["rule"] for e in roll.exclusions(platform, "GE26")}
+    assert rules == {"under_age", "no_district", "unknown_district", "pending_adjudication"}
+    csv_text = roll.export_csv(platform, "GE26")
+    assert csv_text.count("\n") == 4 and "GE26-00000001" in csv_text
+    report = turnout.audit_report(platform, "GE26")
+    assert report["roll"]["signature_valid"] and report["roll"]["unchanged_since_freeze"]
+    # Editing the frozen roll behind the system's back is visible in the audit report.
+    with platform.engine.begin() as conn:
+        conn.execute(text("UPDATE roll_entries SET voter_number = 'GE26-99999999' "
+                          "WHERE voter_number = 'GE26-00000001'"))
+    assert turnout.audit_report(platform, "GE26")["roll"]["unchanged_since_freeze"] is False
+
+
+def test_check_in_outcomes(platform, election):
+    v1 = election["voter"][1]
+    s1 = election["station_of"][v1]
+    other = "S2" if s1 == "S1" else "S1"
+    ok = checkin.check_in(platform, "GE26", s1, clerk="clerk1", voter_number=v1,
+                          face=yale(1, "sad"))
+    assert ok["outcome"] == "checked_in" and ok["score"] >= 0.9
+    again = checkin.check_in(platform, "GE26", s1, clerk="clerk1", voter_number=v1,
+                             face=yale(1, "sleepy"))
+    assert again["outcome"] == "already_checked_in" and again["first_station"] == s1
+    v2 = election["voter"][2]
+    s2 = election["station_of"][v2]
+    wrong = "S1" if s2 != "S1" else "S2"
+    res = checkin.check_in(platform, "GE26", wrong, clerk="c", voter_number=v2,
+                           face=yale(2, "sad"))
+    assert res["outcome"] == "wrong_station" and res["assigned_station"] == s2
+    res = checkin.check_in(platform, "GE26", s2, clerk="c", voter_number=v2,
+                           face=yale(3, "sad"))
+    assert res["outcome"] == "verification_failed"
+    res = checkin.check_in(platform, "GE26", other, clerk="c", voter_number="GE26-00009999",
+                           face=yale(2, "sad"))
+    assert res["outcome"] == "not_on_roll"
+    # Found by face alone, within the roll.
+    res = checkin.check_in(platform, "GE26", "S3", clerk="c", face=yale(3, "sad"))
+    assert res["outcome"] == "checked_in" and res["person_id"] == election["people"][3]
+    # Someone registered but not on the roll (under age) is not on the roll.
+    res = checkin.check_in(platform, "GE26", "S1", clerk="c", face=yale(7, "sad"))
+    assert res["outcome"] == "not_on_roll"
+    with pytest.raises(InvalidInput):
+        checkin.check_in(platform, "GE26", s2, clerk="c", voter_number=v2)
+    t = turnout.turnout(platform, "GE26")
+    assert (t["roll"], t["checked_in"]) == (3, 2)
+    assert t["district"]["D2"]["turnout"] == 1.0
+
+
+def test_no_double_check_in_under_concurrency(platform, election):
+    v2 = election["voter"][2]
+    s2 = election["station_of"][v2]
+    results = []
+
+    def go():
+        results.append(checkin.check_in(platform, "GE26", s2, clerk="c", voter_number=v2,
+                                        require_biometric=False)["outcome"])
+
+    threads = [threading.Thread(target=go) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("checked_in") == 1 and results.count("already_checked_in") == 7
+    with platform.transaction() as s:
+        assert s.scalar(select(func.count(CheckIn.id))) == 1
+
+
+def test_offline_station_sync_and_tampering(platform, election):
+    v1, v2 = election["voter"][1], election["voter"][2]
+    st = election["station_of"][v1]
+    pkg = offline.station_package(platform, "GE26", st)
+    device = offline.OfflineStation(pkg, election["keys"][st])
+    assert device.check_in(v1, "clerk9")["outcome"] == "checked_in"
+    assert device.check_in(v1, "clerk9")["outcome"] == "already_checked_in"
+    if election["station_of"][v2] == st:
+        device.check_in(v2, "clerk9")
+    log = device.export_log()
+
+    forged = dict(log, records=[dict(r) for r in log["records"]])
+    forged["records"][0]["clerk"] = "someone else"
+    res = offline.sync_station_log(platform, forged, actor="central")
+    assert res["accepted"] is False and "chain" in res["reason"]
+    bad_sig = dict(log, signature=log["signature"][:-4] + "AAA=")
+    assert offline.sync_station_log(platform, bad_sig, actor="central")["accepted"] is False
+
+    # The same voter also checked in online at the same station: a double check-in.
+    online = checkin.check_in(platform, "GE26", st, clerk="c", voter_number=v1,
+                              require_biometric=False)
+    assert online["outcome"] == "checked_in"
+    res = offline.sync_station_log(platform, log, actor="central")
+    assert res["accepted"] is True
+    assert [a["kind"] for a in res["anomalies"]] == ["double_check_in"]
+    again = offline.sync_station_log(platform, log, actor="central")
+    assert again["accepted"] is True
+    kinds = [a["kind"] for a in turnout.audit_report(platform, "GE26")["anomalies"]]
+    assert kinds.count("log_tampered") == 2 and "double_check_in" in kinds
