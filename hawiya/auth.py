@@ -43,7 +43,7 @@ def check_password(password: str, stored: str) -> bool:
 
 
 def create_user(session: Session, username: str, password: str, role: str,
-                actor: str = "system") -> User:
+                actor: str = "system", station_code: str | None = None) -> User:
     if not USERNAME_RE.match(username or ""):
         raise InvalidInput("username must be 3-100 letters, digits or _.@-")
     if role not in ROLES:
@@ -52,10 +52,14 @@ def create_user(session: Session, username: str, password: str, role: str,
         raise InvalidInput("password must be at least 10 characters")
     if session.scalar(select(User).where(User.username == username)):
         raise Conflict(f"user {username!r} already exists")
-    user = User(username=username, password_hash=hash_password(password), role=role)
+    if station_code and role != "polling_clerk":
+        raise InvalidInput("only a polling_clerk account is bound to a station")
+    user = User(username=username, password_hash=hash_password(password), role=role,
+                station_code=station_code or None)
     session.add(user)
     session.flush()
-    audit.append(session, actor, "user.create", username, {"role": role})
+    audit.append(session, actor, "user.create", username,
+                 {"role": role, "station": station_code})
     return user
 
 

@@ -1,6 +1,8 @@
 """The REST API end to end: auth and roles on every route, multipart enroll/verify/identify,
 bad input as 4xx JSON."""
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -42,8 +44,7 @@ def test_every_route_needs_a_token(client):
         if path == "/auth/token":
             continue
         for method in methods:
-            url = path.replace("{person_key}", "P0123456789ABCDE").replace("{case_id}", "1") \
-                .replace("{job_id}", "1")
+            url = re.sub(r"\{[a-z_]+\}", "1", path)
             r = client.request(method.upper(), url)
             assert r.status_code == 401, (method, path, r.status_code)
             assert r.json()["error"] == "unauthorized"
@@ -136,3 +137,48 @@ def test_iris_over_http(client):
     assert r.status_code == 422 and "wrong eye label" in r.json()["message"]
     r = client.post(f"/persons/{pid}/verify", headers=admin)
     assert r.status_code == 422 and "at least one biometric" in r.json()["message"]
+
+
+def test_election_flow_over_http(client):
+    admin = _token(client)
+    eadmin = _user(client, admin, "eadmin1", "election_admin")
+    observer = _user(client, admin, "observer1", "observer")
+    officer = _user(client, admin, "officer1", "enrollment_officer")
+    for subject in (1, 2):
+        r = client.post("/persons", data={"name": f"V{subject}", "date_of_birth": "1980-01-01",
+                                          "district": "D1"},
+                        files=[_face(subject, "normal")], headers=officer)
+        assert r.status_code == 201, r.text
+    assert client.post("/elections", json={"code": "E1", "name": "Local",
+                                           "election_date": "2026-12-01"},
+                       headers=eadmin).status_code == 201
+    client.post("/districts", json={"code": "D1", "name": "North"}, headers=eadmin)
+    client.post("/centres", json={"code": "C1", "parent": "D1"}, headers=eadmin)
+    st = client.post("/stations", json={"code": "S1", "parent": "C1"}, headers=eadmin).json()
+    assert "PRIVATE KEY" in st["station_private_key"]
+    assert client.post("/elections/E1/roll/build", headers=eadmin).json()["voters"] == 2
+    assert client.post("/elections/E1/roll/freeze", headers=eadmin).json()["status"] == "frozen"
+    r = client.post("/users", json={"username": "clerk1", "password": "pass-clerk1clerk1",
+                                    "role": "polling_clerk", "station_code": "S1"},
+                    headers=admin)
+    assert r.status_code == 201
+    clerk = _token(client, "clerk1", "pass-clerk1clerk1")
+    r = client.post("/elections/E1/check-in", data={"station": "S1"},
+                    files=[_face(2, "sad")], headers=clerk)
+    assert r.status_code == 200 and r.json()["outcome"] == "checked_in", r.text
+    r = client.post("/elections/E1/check-in", data={"station": "S1",
+                                                    "voter_number": r.json()["voter_number"]},
+                    files=[_face(2, "sleepy")], headers=clerk)
+    assert r.json()["outcome"] == "already_checked_in"
+    r = client.post("/elections/E1/check-in", data={"station": "S9"},
+                    files=[_face(2, "sad")], headers=clerk)
+    assert r.status_code == 403  # bound to S1
+    r = client.post("/elections/E1/check-in", data={"station": "S1", "voter_number": "E1-1",
+                                                    "require_biometric": "false"},
+                    headers=clerk)
+    assert r.status_code == 403
+    t = client.get("/elections/E1/turnout", headers=observer).json()
+    assert (t["roll"], t["checked_in"]) == (2, 1)
+    rep = client.get("/elections/E1/audit-report", headers=observer).json()
+    assert rep["roll"]["signature_valid"] and rep["audit_chain"]["ok"]
+    assert client.post("/elections/E1/roll/build", headers=observer).status_code == 403

@@ -17,6 +17,7 @@ class NewUser(BaseModel):
     username: str
     password: str
     role: str
+    station_code: str | None = None
 
 
 @router.post("/auth/token", summary="Exchange username and password for a bearer token")
@@ -29,7 +30,7 @@ def login(username: str = Form(...), password: str = Form(...),
 
 @router.get("/auth/me", summary="The logged-in user")
 def me(user: User = Depends(current_user)) -> dict:
-    return {"username": user.username, "role": user.role}
+    return {"username": user.username, "role": user.role, "station_code": user.station_code}
 
 
 @router.post("/users", status_code=201, summary="Create a user (admin)")
@@ -37,5 +38,6 @@ def create_user(body: NewUser, user: User = Depends(require()),
                 platform: Platform = Depends(get_platform)) -> dict:
     with platform.transaction() as session:
         new = auth.create_user(session, body.username, body.password, body.role,
-                               actor=user.username)
-        return {"username": new.username, "role": new.role}
+                               actor=user.username, station_code=body.station_code)
+        return {"username": new.username, "role": new.role,
+                "station_code": new.station_code}
