@@ -7,7 +7,7 @@ PY=${PYTHON:-python3}
 if [ ! -d /usr/share/fonts/opentype/ocr-b ] && command -v apt-get >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-      fonts-ocr-b; } >/dev/null 2>&1 || echo "warning: could not install fonts-ocr-b" >&2
+      fonts-ocr-b fonts-dejavu-core; } >/dev/null 2>&1 || echo "warning: could not install fonts-ocr-b" >&2
 fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
