@@ -7,13 +7,14 @@ does not pay for loading one.
 
 from __future__ import annotations
 
+import base64
 import threading
 from functools import cached_property
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from hawiya.config import Settings, load_settings
-from hawiya.crypto import Cipher, Signer, create_key, create_signing_key, load_key
+from hawiya.crypto import Cipher, create_key, load_key
 from hawiya.registry import migrate
 from hawiya.registry.db import make_engine, make_session_factory, transaction
 
@@ -30,7 +31,11 @@ class Platform:
         """Create the data dir, the template key (once) and the newest schema."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         created = create_key(self.settings.template_key_path)
-        create_signing_key(self.settings.key_dir / "authority.pem")
+        from hawiya.credentials import keys
+
+        for folder in (self.authority_keys, self.issuer_keys):
+            if not keys.list_keys(folder):
+                keys.create_key(folder, "Ed25519")
         migrate.upgrade(self.engine)
         return {"data_dir": str(self.settings.data_dir), "key_created": created,
                 "database": self.engine.url.render_as_string(hide_password=True)}
@@ -43,16 +48,33 @@ class Platform:
     def cipher(self) -> Cipher:
         return Cipher(load_key(self.settings.template_key_path))
 
-    @cached_property
-    def signer(self) -> Signer:
-        return Signer(self.settings.key_dir / "authority.pem")
+    @property
+    def authority_keys(self):
+        """Keys signing the registry's own statements (frozen rolls, reports)."""
+        return self.settings.key_dir / "authority"
+
+    @property
+    def issuer_keys(self):
+        """Keys signing identity credentials and revocation lists."""
+        return self.settings.key_dir / "issuer"
 
     def sign_digest(self, data: bytes) -> tuple[str, str]:
-        """Sign with the registry authority key: (key id, base64 signature)."""
-        return self.signer.sign(data)
+        """Sign with the active authority key: (key id, base64 signature)."""
+        from hawiya.credentials import keys
+
+        key = keys.active_key(self.authority_keys)
+        return key.kid, base64.b64encode(key.sign(data)).decode()
 
     def verify_digest(self, key_id: str | None, data: bytes, signature: str | None) -> bool:
-        return self.signer.verify(key_id, data, signature)
+        from hawiya.credentials.keys import KeySet
+
+        entry = KeySet.from_folder(self.authority_keys).get(key_id or "")
+        if entry is None or not signature:
+            return False
+        try:
+            return entry.verify(base64.b64decode(signature), data)
+        except ValueError:
+            return False
 
     @cached_property
     def face_engine(self):

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 # System packages from apt: the OCR-B typeface (MRZ reading and card rendering).
-if [ ! -d /usr/share/fonts/opentype/ocr-b ] && command -v apt-get >/dev/null 2>&1; then
+if { [ ! -d /usr/share/fonts/opentype/ocr-b ] || [ ! -d /usr/share/fonts/truetype/dejavu ]; } && command -v apt-get >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
       fonts-ocr-b fonts-dejavu-core; } >/dev/null 2>&1 || echo "warning: could not install fonts-ocr-b" >&2
