@@ -51,6 +51,9 @@ class Settings:
     iris_dedup_threshold: float = IRIS_DEDUP_THRESHOLD
     fusion_target_fmr: float = FUSION_TARGET_FMR
     face_detector: str = "hog"
+    issuing_state: str = "UTO"
+    issuing_authority: str = "Hawiya Civil Registry"
+    document_valid_years: int = 10
     keep_raw_images: bool = False
     token_ttl_hours: int = 12
     extra: dict = field(default_factory=dict)
@@ -91,5 +94,7 @@ def load_settings(data_dir: str | os.PathLike | None = None,
         iris_dedup_threshold=_env_float("HAWIYA_IRIS_DEDUP_THRESHOLD", IRIS_DEDUP_THRESHOLD),
         fusion_target_fmr=_env_float("HAWIYA_FUSION_TARGET_FMR", FUSION_TARGET_FMR),
         face_detector=os.environ.get("HAWIYA_FACE_DETECTOR", "hog"),
+        issuing_state=os.environ.get("HAWIYA_ISSUING_STATE", "UTO"),
+        issuing_authority=os.environ.get("HAWIYA_ISSUING_AUTHORITY", "Hawiya Civil Registry"),
         keep_raw_images=os.environ.get("HAWIYA_KEEP_RAW_IMAGES", "0") in ("1", "true", "yes"),
     )

@@ -155,3 +155,15 @@ def test_offline_station_sync_and_tampering(platform, election):
     assert again["accepted"] is True
     kinds = [a["kind"] for a in turnout.audit_report(platform, "GE26")["anomalies"]]
     assert kinds.count("log_tampered") == 2 and "double_check_in" in kinds
+
+
+def test_check_in_with_id_card_qr(platform, election):
+    from hawiya.credentials import documents
+
+    card = documents.issue_card(platform, election["people"][3], actor="issuer")
+    res = checkin.check_in(platform, "GE26", "S3", clerk="c", qr_text=card["qr_text"],
+                           face=yale(3, "sad"))
+    assert res["outcome"] == "checked_in" and res["method"] == "qr"
+    with pytest.raises(InvalidInput, match="QR refused"):
+        checkin.check_in(platform, "GE26", "S3", clerk="c", qr_text="HW1:broken",
+                         face=yale(3, "sad"))
