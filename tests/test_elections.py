@@ -33,7 +33,8 @@ def election(platform):
     for subject, dob, district in ((1, "1980-01-01", "D1"), (2, "1990-05-05", "D1"),
                                    (3, "1970-03-03", "D2"), (7, "2015-01-01", "D1"),
                                    (5, "1985-01-01", None), (8, "1985-01-01", "D9")):
-        demo = Demographics.parse(f"Voter {subject}", date_of_birth=dob, district=district)
+        demo = Demographics.parse(f"Voter {'ABCDEFGHIJ'[subject]}", date_of_birth=dob,
+                                  district=district)
         people[subject] = service.enroll(platform, faces=[yale(subject, "normal")],
                                          demographics=demo, actor="officer")["person_id"]
     held = service.enroll(platform, faces=[yale(1, "happy")], actor="officer",
