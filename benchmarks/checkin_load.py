@@ -128,8 +128,8 @@ def run(args) -> dict:
     if db_url:
         env["HAWIYA_DATABASE_URL"] = db_url
     server = subprocess.Popen([sys.executable, "-m", "hawiya.cli", "serve", "--port",
-                               str(port)], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                               str(port), "--workers", str(args.server_workers)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -212,6 +212,7 @@ def run(args) -> dict:
         eng.dispose()
     lat = np.array(latencies)
     return {"db": args.db, "stations": args.stations, "verify": args.verify,
+            "server_workers": args.server_workers,
             "requests": int(lat.size), "checked_in": outcomes.get("checked_in", 0),
             "outcomes": outcomes, "wall_s": round(wall, 2), "seed_s": round(seed_s, 2),
             "checkins_per_s": round(outcomes.get("checked_in", 0) / wall, 1),
@@ -234,6 +235,7 @@ def main() -> None:
                     help="fraction of voters re-submitted concurrently")
     ap.add_argument("--verify", action="store_true", help="include face verification")
     ap.add_argument("--max-seconds", type=float, default=120)
+    ap.add_argument("--server-workers", type=int, default=1)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.verify and not YALE.exists():

@@ -145,6 +145,8 @@ def init(data_dir: DataDir = None, admin_password: Annotated[str | None, typer.O
 @app.command()
 @handles_errors
 def serve(data_dir: DataDir = None, host: str = "127.0.0.1", port: int = 8000,
+          workers: Annotated[int, typer.Option(
+              help="Server processes (biometric extraction is CPU-bound: one per core)")] = 1,
           admin_password: Annotated[str | None, typer.Option(
               envvar="HAWIYA_ADMIN_PASSWORD", help="Password for the first admin")] = None
           ) -> None:
@@ -166,7 +168,15 @@ def serve(data_dir: DataDir = None, host: str = "127.0.0.1", port: int = 8000,
                   "(shown once)")
     out.print(f"Log in: curl -X POST {url}/auth/token -d username=admin -d password=...  "
               "then send 'Authorization: Bearer <token>'")
-    uvicorn.run(create_app(platform), host=host, port=port, log_level="info")
+    if workers > 1:
+        # Each worker process builds its own Platform from the environment.
+        os.environ["HAWIYA_DATA_DIR"] = str(platform.settings.data_dir)
+        os.environ.setdefault("HAWIYA_DATABASE_URL", platform.settings.database_url)
+        platform.close()
+        uvicorn.run("hawiya.api.app:create_app", factory=True, workers=workers, host=host,
+                    port=port, log_level="info")
+    else:
+        uvicorn.run(create_app(platform), host=host, port=port, log_level="info")
 
 
 # -- identity operations -------------------------------------------------------------------------
