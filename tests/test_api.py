@@ -182,3 +182,29 @@ def test_election_flow_over_http(client):
     rep = client.get("/elections/E1/audit-report", headers=observer).json()
     assert rep["roll"]["signature_valid"] and rep["audit_chain"]["ok"]
     assert client.post("/elections/E1/roll/build", headers=observer).status_code == 403
+
+
+def test_documents_over_http(client):
+    admin = _token(client)
+    verifier = _user(client, admin, "border1", "verifier")
+    r = client.post("/persons", data={"name": "Amal Haddad", "date_of_birth": "1990-04-12",
+                                      "sex": "F"}, files=[_face(1, "normal")], headers=admin)
+    pid = r.json()["person_id"]
+    card = client.post("/documents", json={"person_id": pid}, headers=admin).json()
+    png = client.get(f"/documents/{card['document_number']}/card", headers=admin)
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    r = client.post("/documents/verify", data={"mrz": "\n".join(card["mrz"])},
+                    files=[("qr_image", ("card.png", png.content, "image/png")),
+                           _face(1, "sad")], headers=verifier)
+    assert r.status_code == 200 and r.json()["verdict"] == "valid", r.json()["reasons"]
+    client.post(f"/documents/{card['document_number']}/status",
+                json={"status": "lost"}, headers=admin)
+    r = client.post("/border/check", data={"location": "Port 3", "qr": card["qr_text"]},
+                    headers=verifier).json()
+    assert r["verdict"] == "invalid" and r["alert"] is True
+    assert client.post("/documents", json={"person_id": pid}, headers=verifier).status_code \
+        == 403
+    ks = client.get("/credentials/keyset", headers=verifier).json()
+    assert ks["keys"][0]["status"] == "active"
+    rl = client.get("/credentials/revocation-list", headers=verifier)
+    assert rl.status_code == 200 and len(rl.content) > 50

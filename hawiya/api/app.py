@@ -9,7 +9,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from hawiya import __version__
-from hawiya.api import routes_audit, routes_auth, routes_elections, routes_identity
+from hawiya.api import (
+    routes_audit,
+    routes_auth,
+    routes_documents,
+    routes_elections,
+    routes_identity,
+)
 from hawiya.errors import HawiyaError
 from hawiya.platform import Platform
 
@@ -41,6 +47,7 @@ def create_app(platform: Platform | None = None) -> FastAPI:
 
     app.include_router(routes_auth.router)
     app.include_router(routes_identity.router)
+    app.include_router(routes_documents.router)
     app.include_router(routes_elections.router)
     app.include_router(routes_audit.router)
     return app

@@ -1,0 +1,94 @@
+"""Identity documents over HTTP: issue, render, status, verify, border check, keyset."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from pydantic import BaseModel
+
+from hawiya.api.deps import get_platform, read_upload, require
+from hawiya.credentials import documents, keys
+from hawiya.credentials.cards import read_qr
+from hawiya.errors import InvalidInput
+from hawiya.imaging import load_image
+from hawiya.platform import Platform
+from hawiya.registry.models import User
+
+router = APIRouter(tags=["documents"])
+ISSUERS = ("enrollment_officer",)
+CHECKERS = ("verifier", "enrollment_officer", "polling_clerk")
+
+
+class Issue(BaseModel):
+    person_id: str
+
+
+class StatusChange(BaseModel):
+    status: str
+    reason: str | None = None
+
+
+@router.post("/documents", status_code=201, summary="Issue a signed ID card to a person")
+def issue(body: Issue, user: User = Depends(require(*ISSUERS)),
+          platform: Platform = Depends(get_platform)) -> dict:
+    return documents.issue_card(platform, body.person_id, actor=user.username)
+
+
+@router.get("/documents/{number}/card", summary="The card as PNG or PDF")
+def card(number: str, format: str = Query("png", pattern="^(png|pdf)$"),
+         user: User = Depends(require(*ISSUERS)),
+         platform: Platform = Depends(get_platform)) -> Response:
+    data = documents.render(platform, number, format)
+    return Response(data, media_type="image/png" if format == "png" else "application/pdf")
+
+
+@router.post("/documents/{number}/status",
+             summary="Revoke, report lost/stolen, or reinstate (status=valid)")
+def status(number: str, body: StatusChange, user: User = Depends(require(*ISSUERS)),
+           platform: Platform = Depends(get_platform)) -> dict:
+    return documents.set_status(platform, number, body.status, actor=user.username,
+                                reason=body.reason)
+
+
+def _evidence(qr: str | None, qr_image: UploadFile | None, mrz: str | None,
+              mrz_image: UploadFile | None, face: UploadFile | None) -> dict:
+    if qr_image is not None and not qr:
+        qr = read_qr(read_upload(qr_image, "QR image"))
+        if qr is None:
+            raise InvalidInput("no QR code found in the image")
+    return {"qr_text": qr, "mrz_text": mrz,
+            "mrz_image": load_image(read_upload(mrz_image, "MRZ image"))
+            if mrz_image is not None else None,
+            "face": read_upload(face, "face image") if face is not None else None}
+
+
+@router.post("/documents/verify", summary="Verify a presented document, check by check")
+def verify(qr: str | None = Form(None), mrz: str | None = Form(None),
+           qr_image: UploadFile | None = File(None), mrz_image: UploadFile | None = File(None),
+           face: UploadFile | None = File(None), user: User = Depends(require(*CHECKERS)),
+           platform: Platform = Depends(get_platform)) -> dict:
+    return documents.verify_document(platform, actor=user.username,
+                                     **_evidence(qr, qr_image, mrz, mrz_image, face))
+
+
+@router.post("/border/check", summary="Border/desk check: verify, watch lost/stolen, log")
+def border(location: str = Form(...), direction: str | None = Form(None),
+           qr: str | None = Form(None), mrz: str | None = Form(None),
+           qr_image: UploadFile | None = File(None), mrz_image: UploadFile | None = File(None),
+           face: UploadFile | None = File(None), user: User = Depends(require("verifier")),
+           platform: Platform = Depends(get_platform)) -> dict:
+    return documents.border_check(platform, location=location, direction=direction,
+                                  actor=user.username,
+                                  **_evidence(qr, qr_image, mrz, mrz_image, face))
+
+
+@router.get("/credentials/keyset", summary="Issuer public keys for offline verifiers")
+def keyset(user: User = Depends(require(*CHECKERS, "auditor", "observer")),
+           platform: Platform = Depends(get_platform)) -> dict:
+    return keys.public_keyset(platform.issuer_keys)
+
+
+@router.get("/credentials/revocation-list",
+            summary="Signed list of revoked/lost/stolen documents (COSE_Sign1, CBOR)")
+def revocation_list(user: User = Depends(require(*CHECKERS, "auditor", "observer")),
+                    platform: Platform = Depends(get_platform)) -> Response:
+    return Response(documents.revocation_list(platform), media_type="application/cose")
