@@ -29,6 +29,9 @@ cases_app = typer.Typer(help="Adjudication queue of potential duplicates.", no_a
 audit_app = typer.Typer(help="Tamper-evident audit log.", no_args_is_help=True)
 eval_app = typer.Typer(help="Accuracy evaluation on labelled data (FMR/FNMR/EER/DET).",
                        no_args_is_help=True)
+card_app = typer.Typer(help="Signed ID cards: issue, render, verify, status, keys.",
+                       no_args_is_help=True)
+border_app = typer.Typer(help="Border and desk document checks.", no_args_is_help=True)
 election_app = typer.Typer(help="Elections: geography, roll, check-in, sync, turnout.",
                            no_args_is_help=True)
 mrz_app = typer.Typer(help="ICAO 9303 machine-readable zones: parse, build, read.",
@@ -41,6 +44,8 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(users_app, name="users")
 app.add_typer(mrz_app, name="mrz")
 app.add_typer(election_app, name="election")
+app.add_typer(card_app, name="card")
+app.add_typer(border_app, name="border")
 
 console = Console(stderr=True)
 out = Console()
@@ -602,6 +607,161 @@ def election_report(code: str, data_dir: DataDir = None, as_json: JsonOut = Fals
 
     res = turnout.audit_report(_platform(data_dir), code)
     _emit(res, as_json, lambda r: out.print_json(data=r))
+
+
+# -- documents ----------------------------------------------------------------------------------
+QrText = Annotated[str | None, typer.Option("--qr", help="QR text of the card")]
+QrImage = Annotated[Path | None, typer.Option("--qr-image", help="Image with the card's QR")]
+MrzFile = Annotated[Path | None, typer.Option("--mrz", help="File with the MRZ lines")]
+MrzImage = Annotated[Path | None, typer.Option("--mrz-image", help="Photo/scan of the MRZ")]
+LiveFace = Annotated[Path | None, typer.Option("--face", help="Live photo of the holder")]
+
+
+def _evidence(qr, qr_image, mrz, mrz_image, face) -> dict:
+    from hawiya.credentials.cards import read_qr
+    from hawiya.imaging import load_image
+
+    if qr_image is not None and not qr:
+        qr = read_qr(load_image(qr_image))
+        if qr is None:
+            raise InvalidInput(f"no QR code found in {qr_image}")
+    mrz_text = None
+    if mrz is not None:
+        if not mrz.is_file():
+            raise InvalidInput(f"no such file: {mrz}")
+        mrz_text = mrz.read_bytes()[:4096].decode("utf-8", "replace")
+    return {"qr_text": qr, "mrz_text": mrz_text,
+            "mrz_image": load_image(mrz_image) if mrz_image else None, "face": face}
+
+
+def _render_verdict(r: dict) -> None:
+    colour = "green" if r["verdict"] == "valid" else "red"
+    out.print(f"[{colour}][bold]{r['verdict'].upper()}[/bold][/{colour}] "
+              f"{r.get('document_number') or ''}" + ("  [red]ALERT: lost/stolen[/red]"
+                                                     if r.get("alert") else ""))
+    for c in r["checks"]:
+        mark = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]"}.get(c["status"], "-")
+        out.print(f"  {mark} {c['name']}: {c['reason']}")
+
+
+@card_app.command("issue")
+@handles_errors
+def card_issue(person_id: str, operator: Operator = None, data_dir: DataDir = None,
+               as_json: JsonOut = False) -> None:
+    """Issue a TD1 ID card with a signed QR bound to the person's enrolled face."""
+    from hawiya.credentials import documents
+
+    res = documents.issue_card(_platform(data_dir), person_id, actor=_actor(operator))
+    _emit(res, as_json, lambda r: out.print(f"document {r['document_number']} for "
+                                            f"{r['person_id']}, expires {r['expires_on']}"))
+
+
+@card_app.command("render")
+@handles_errors
+def card_render(document_number: str, output: Annotated[Path, typer.Option("--out")],
+                fmt: Annotated[str, typer.Option("--format", help="png or pdf")] = "png",
+                photo: Annotated[Path | None, typer.Option(help="Portrait to print")] = None,
+                data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """Render a card (photo, fields, MRZ, QR) to PNG or PDF."""
+    from hawiya.credentials import documents
+
+    if fmt not in ("png", "pdf"):
+        raise InvalidInput("format must be png or pdf")
+    output.write_bytes(documents.render(_platform(data_dir), document_number, fmt, photo))
+    _emit({"file": str(output)}, as_json, lambda r: out.print(f"written {r['file']}"))
+
+
+@card_app.command("verify")
+@handles_errors
+def card_verify(qr: QrText = None, qr_image: QrImage = None, mrz: MrzFile = None,
+                mrz_image: MrzImage = None, face: LiveFace = None, operator: Operator = None,
+                data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """Verify a presented document: every check with pass/fail and the reason."""
+    from hawiya.credentials import documents
+
+    res = documents.verify_document(_platform(data_dir), actor=_actor(operator),
+                                    **_evidence(qr, qr_image, mrz, mrz_image, face))
+    _emit(res, as_json, _render_verdict)
+    if res["verdict"] != "valid":
+        raise typer.Exit(1)
+
+
+@card_app.command("status")
+@handles_errors
+def card_status(document_number: str, status: Annotated[str, typer.Argument(
+        help="revoked | lost | stolen | valid (reinstate)")], reason: str | None = None,
+                operator: Operator = None, data_dir: DataDir = None,
+                as_json: JsonOut = False) -> None:
+    """Revoke, report lost or stolen, or reinstate a document."""
+    from hawiya.credentials import documents
+
+    res = documents.set_status(_platform(data_dir), document_number, status,
+                               actor=_actor(operator), reason=reason)
+    _emit(res, as_json, lambda r: out.print(f"{r['document_number']}: {r['previous']} → "
+                                            f"{r['status']}"))
+
+
+@card_app.command("revocation-list")
+@handles_errors
+def card_revocation_list(output: Annotated[Path, typer.Option("--out")],
+                         data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """Write the signed revocation list (COSE_Sign1) for offline verifiers."""
+    from hawiya.credentials import documents
+
+    output.write_bytes(documents.revocation_list(_platform(data_dir)))
+    _emit({"file": str(output)}, as_json, lambda r: out.print(f"written {r['file']}"))
+
+
+@card_app.command("keys")
+@handles_errors
+def card_keys(action: Annotated[str, typer.Argument(help="list | rotate | retire | export")],
+              key_id: Annotated[str | None, typer.Option(help="retire: the key id")] = None,
+              algorithm: Annotated[str | None, typer.Option(help="rotate: Ed25519|ES256")] = None,
+              output: Annotated[Path | None, typer.Option("--out", help="export: file")] = None,
+              data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """Issuer keys: list, rotate (new active key), retire, export public keys."""
+    from hawiya import audit
+    from hawiya.credentials import keys
+
+    platform = _platform(data_dir)
+    folder = platform.issuer_keys
+    if action == "list":
+        res = {"keys": keys.list_keys(folder)}
+    elif action == "rotate":
+        res = {"active": keys.rotate(folder, algorithm)}
+    elif action == "retire":
+        if not key_id:
+            raise InvalidInput("retire needs --key-id")
+        keys.retire(folder, key_id)
+        res = {"retired": key_id}
+    elif action == "export":
+        res = keys.public_keyset(folder)
+        if output:
+            output.write_text(json.dumps(res, indent=1))
+    else:
+        raise InvalidInput("action must be list, rotate, retire or export")
+    if action in ("rotate", "retire"):
+        with platform.transaction() as session:
+            audit.append(session, _actor(None), f"issuer_key.{action}", None, res)
+    _emit(res, as_json, lambda r: out.print_json(data=r))
+
+
+@border_app.command("check")
+@handles_errors
+def border_check(location: Annotated[str, typer.Option(help="Border post or desk")],
+                 direction: Annotated[str | None, typer.Option(help="in | out")] = None,
+                 qr: QrText = None, qr_image: QrImage = None, mrz: MrzFile = None,
+                 mrz_image: MrzImage = None, face: LiveFace = None, operator: Operator = None,
+                 data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """Verify a document, alert on lost/stolen ones and log the crossing."""
+    from hawiya.credentials import documents
+
+    res = documents.border_check(_platform(data_dir), location=location, direction=direction,
+                                 actor=_actor(operator),
+                                 **_evidence(qr, qr_image, mrz, mrz_image, face))
+    _emit(res, as_json, _render_verdict)
+    if res["verdict"] != "valid":
+        raise typer.Exit(1)
 
 
 # -- MRZ ----------------------------------------------------------------------------------------

@@ -105,3 +105,22 @@ def test_mrz_parse_and_build_contract(tmp_path):
                         "--json"], capture_output=True, text=True, env=env, timeout=60)
     assert last_json(p)["lines"] == ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
                                      "L898902C36UTO7408122F1204159ZE184226B<<<<<10"]
+
+
+def test_card_issue_render_verify_and_border(tmp_path):
+    d = tmp_path / "data"
+    run(["init"], d)
+    pid = last_json(run(["enroll", "--name", "Amal Haddad", "--face", str(yale(3, "normal")),
+                         "--date-of-birth", "1990-01-02", "--sex", "F", "--json"], d))[
+        "person_id"]
+    card = last_json(run(["card", "issue", pid, "--json"], d))
+    png = tmp_path / "card.png"
+    run(["card", "render", card["document_number"], "--out", str(png), "--photo",
+         str(yale(3, "normal"))], d)
+    res = last_json(run(["card", "verify", "--qr-image", str(png), "--mrz-image", str(png),
+                         "--face", str(yale(3, "sad")), "--json"], d))
+    assert res["verdict"] == "valid", res["reasons"]
+    run(["card", "status", card["document_number"], "lost"], d)
+    res = run(["border", "check", "--location", "Port", "--qr", card["qr_text"], "--json"], d,
+              check=False)
+    assert res.returncode == 1 and last_json(res)["alert"] is True

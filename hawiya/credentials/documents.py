@@ -114,8 +114,9 @@ def _document(session, number: str) -> Document:
     return doc
 
 
-def render(platform: Platform, number: str, fmt: str = "png") -> bytes:
-    """The card as PNG or PDF (photo only when raw images are kept)."""
+def render(platform: Platform, number: str, fmt: str = "png", photo=None) -> bytes:
+    """The card as PNG or PDF. The portrait is ``photo`` (given at print time) or the stored
+    enrolment image when raw images are kept; otherwise the card says "no photo"."""
     from hawiya.credentials.cards import render_card
     from hawiya.imaging import load_image
 
@@ -125,9 +126,11 @@ def render(platform: Platform, number: str, fmt: str = "png") -> bytes:
         row = session.scalar(select(BiometricTemplate).where(
             BiometricTemplate.person_db_id == person.id, BiometricTemplate.modality == "face",
             BiometricTemplate.raw_image.is_not(None)).limit(1))
-        photo = (load_image(platform.cipher.decrypt(row.raw_image,
-                                                    f"image:{person.person_id}"))
-                 if row is not None else None)
+        if photo is not None:
+            photo = load_image(photo)
+        elif row is not None:
+            photo = load_image(platform.cipher.decrypt(row.raw_image,
+                                                       f"image:{person.person_id}"))
         surname, given = split_name(person.name)
         fields = {"document_number": doc.document_number, "surname": surname,
                   "given_names": given, "date_of_birth": person.date_of_birth.isoformat(),
