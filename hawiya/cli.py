@@ -498,13 +498,14 @@ def election_add(kind: Annotated[str, typer.Argument(help="district | centre | s
 @election_app.command("roll")
 @handles_errors
 def election_roll(action: Annotated[str, typer.Argument(
-        help="build | freeze | export | exclusions")], code: str,
+        help="build | freeze | export | pdf | exclusions")], code: str,
                   station: Annotated[str | None, typer.Option(help="export: one station")] = None,
                   output: Annotated[Path | None, typer.Option("--out", help="export: CSV file")
                                     ] = None,
                   operator: Operator = None, data_dir: DataDir = None,
                   as_json: JsonOut = False) -> None:
-    """Build the roll from the registry, freeze (sign) it, export it, list exclusions."""
+    """Build the roll from the registry, freeze (sign) it, export it (CSV, or one station's
+    printable list as PDF), list exclusions."""
     from hawiya.elections import roll
 
     platform, actor = _platform(data_dir), _actor(operator)
@@ -524,10 +525,17 @@ def election_roll(action: Annotated[str, typer.Argument(
         else:
             sys.stdout.write(text)
             return
+    elif action == "pdf":
+        from hawiya.elections.printing import station_list_pdf
+
+        if not (station and output):
+            raise InvalidInput("pdf needs --station and --out")
+        output.write_bytes(station_list_pdf(platform, code, station))
+        res = {"file": str(output)}
     elif action == "exclusions":
         res = {"exclusions": roll.exclusions(platform, code)}
     else:
-        raise InvalidInput("action must be build, freeze, export or exclusions")
+        raise InvalidInput("action must be build, freeze, export, pdf or exclusions")
     _emit(res, as_json, lambda r: out.print_json(data=r))
 
 

@@ -168,3 +168,11 @@ def test_check_in_with_id_card_qr(platform, election):
     with pytest.raises(InvalidInput, match="QR refused"):
         checkin.check_in(platform, "GE26", "S3", clerk="c", qr_text="HW1:broken",
                          face=yale(3, "sad"))
+
+
+def test_printable_station_list(platform, election):
+    from hawiya.elections.printing import station_list_pdf
+
+    st = election["station_of"][election["voter"][1]]
+    pdf = station_list_pdf(platform, "GE26", st)
+    assert pdf.startswith(b"%PDF") and b"/Count 1" in pdf

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 
 from hawiya.api.deps import get_platform, read_upload, require
@@ -80,6 +80,15 @@ def roll_csv(code: str, station: str | None = Query(None),
              user: User = Depends(require(*WATCHERS)),
              platform: Platform = Depends(get_platform)) -> str:
     return roll.export_csv(platform, code, station)
+
+
+@router.get("/elections/{code}/stations/{station}/list.pdf",
+            summary="Printable voter list of one station (PDF)")
+def station_pdf(code: str, station: str, user: User = Depends(require(*WATCHERS)),
+                platform: Platform = Depends(get_platform)) -> Response:
+    from hawiya.elections.printing import station_list_pdf
+
+    return Response(station_list_pdf(platform, code, station), media_type="application/pdf")
 
 
 @router.get("/elections/{code}/exclusions", summary="People left off the roll, with the rule")

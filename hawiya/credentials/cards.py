@@ -81,7 +81,7 @@ def mrz_font_path() -> str | None:
 
 
 @lru_cache(maxsize=64)
-def _font(kind: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def font(kind: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     paths = {"mrz": [mrz_font_path() or ""], "sans": SANS_PATHS, "bold": SANS_BOLD_PATHS,
              "mono": MONO_PATHS}[kind]
     path = _first_file(paths)
@@ -94,11 +94,11 @@ def _fitted(draw: ImageDraw.ImageDraw, text: str, kind: str, size: int, width: i
             ) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """The font of ``kind`` at ``size``, shrunk until ``text`` fits ``width`` pixels."""
     while size > 12:
-        font = _font(kind, size)
-        if draw.textlength(text, font=font) <= width:
-            return font
+        face = font(kind, size)
+        if draw.textlength(text, font=face) <= width:
+            return face
         size -= 2
-    return _font(kind, size)
+    return font(kind, size)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -186,14 +186,14 @@ def _front(fields: Mapping[str, Any], photo: Image.Image | None) -> Image.Image:
         draw.ellipse([px + 90, py + 60, px + 210, py + 190], fill=(184, 194, 190))
         draw.pieslice([px + 40, py + 200, px + 260, py + 440], 180, 360, fill=(184, 194, 190))
         draw.text((px + pw // 2, py + ph - 30), "NO PHOTO", anchor="mm",
-                  font=_font("sans", 22), fill=LABEL)
+                  font=font("sans", 22), fill=LABEL)
     draw.rectangle([px, py, px + pw, py + ph], outline=(150, 164, 160), width=2)
     x0, y, col_w = px + pw + 40, band + 22, w - (px + pw + 40) - 36
     for row in FRONT_ROWS:
         cell_w = col_w // len(row)
         for i, (label, key) in enumerate(row):
             x = x0 + i * cell_w
-            draw.text((x, y), label.upper(), font=_font("sans", 19), fill=LABEL)
+            draw.text((x, y), label.upper(), font=font("sans", 19), fill=LABEL)
             value = _text(fields.get(key)) or "-"
             draw.text((x, y + 26), value, font=_fitted(draw, value, "bold", 32, cell_w - 16),
                       fill=INK)
@@ -208,12 +208,12 @@ def _back(fields: Mapping[str, Any], lines: list[str], qr_text: str) -> Image.Im
     # MRZ zone: bottom of the card, white ground, 3 lines at 6 lpi, 30 characters at 10 cpi
     mrz_top = h - 3 * MRZ_LINE_PITCH - 34
     draw.rectangle([0, mrz_top, w, h], fill="white")
-    font = _mrz_font()
+    mrz_face = _mrz_font()
     x0 = (w - 30 * MRZ_PITCH) // 2
     for li, line in enumerate(lines):
         baseline = mrz_top + 22 + MRZ_LINE_PITCH * li + 36
         for ci, ch in enumerate(line):
-            draw.text((x0 + ci * MRZ_PITCH + MRZ_PITCH // 2, baseline), ch, font=font,
+            draw.text((x0 + ci * MRZ_PITCH + MRZ_PITCH // 2, baseline), ch, font=mrz_face,
                       anchor="ms", fill=(0, 0, 0))
     # QR code, top left, as large as the space above the MRZ allows
     box = mrz_top - 30
@@ -227,7 +227,7 @@ def _back(fields: Mapping[str, Any], lines: list[str], qr_text: str) -> Image.Im
         value = _text(fields.get(key))
         if not value:
             continue
-        draw.text((tx, y), label.upper(), font=_font("sans", 19), fill=LABEL)
+        draw.text((tx, y), label.upper(), font=font("sans", 19), fill=LABEL)
         draw.text((tx, y + 26), value, font=_fitted(draw, value, "bold", 30, tw), fill=INK)
         y += 84
     note = "Scan the code to verify this card offline"
@@ -243,9 +243,9 @@ def _mrz_font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     300 dpi, capitals about 2.5 mm high. Printing at the font's natural pitch keeps the
     glyph shapes (a narrow 0 beside a round O) that MRZ readers expect.
     """
-    probe = _font("mrz", 100)
+    probe = font("mrz", 100)
     advance = probe.getlength("M") / 100 if hasattr(probe, "getlength") else 0.6
-    return _font("mrz", max(12, round(MRZ_PITCH / max(advance, 0.1))))
+    return font("mrz", max(12, round(MRZ_PITCH / max(advance, 0.1))))
 
 
 def render_sides(fields: Mapping[str, Any], photo: np.ndarray | None,
