@@ -26,11 +26,9 @@ every machine.
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import dlib
@@ -40,6 +38,7 @@ from hawiya.biometrics import face_quality as fq
 from hawiya.biometrics.base import QualityReport
 from hawiya.biometrics.face_detect import DetectConfig, Detection, FaceDetector
 from hawiya.biometrics.template import Template
+from hawiya.biometrics.workers import WorkerPool, default_workers
 from hawiya.errors import (
     HawiyaError,
     InvalidImage,
@@ -130,8 +129,7 @@ class FaceEngine:
         self._net = dlib.face_recognition_model_v1(
             model_path("dlib_face_recognition_resnet_model_v1.dat"))
         self._lock = threading.Lock()  # dlib models are not documented as thread-safe
-        self._pool: ProcessPoolExecutor | None = None
-        self._pool_workers = 0
+        self._workers = WorkerPool("hawiya.biometrics.face", _worker_init, (self.config,))
 
     @property
     def detector(self) -> str:
@@ -221,13 +219,11 @@ class FaceEngine:
         once per worker and kept for later batches); a few run here.
         """
         images = list(images)
-        n = workers if workers is not None else _default_workers()
-        if n <= 1 or len(images) < 2 or (self._pool is None and len(images) < 8):
+        n = workers if workers is not None else default_workers()
+        if n <= 1 or len(images) < 2 or (not self._workers.running and len(images) < 8):
             return [self._extract_safe(img, position) for img in images]
-        pool = self._get_pool(n)
-        chunk = max(1, min(4, len(images) // (4 * n)))
         items = [(img, position) for img in images]
-        return [_decode_result(r) for r in pool.map(_worker_extract, items, chunksize=chunk)]
+        return [_decode_result(r) for r in self._workers.map(_worker_extract, items, n)]
 
     def _extract_safe(self, image: np.ndarray, position: str = "frontal"
                       ) -> Template | HawiyaError:
@@ -239,30 +235,9 @@ class FaceEngine:
             return InvalidInput(f"face extraction failed: {type(exc).__name__}: {exc}",
                                 reasons=["extraction_error"])
 
-    def _get_pool(self, n: int) -> ProcessPoolExecutor:
-        if self._pool is None or self._pool_workers != n:
-            self.close()
-            import multiprocessing as mp
-
-            # forkserver (spawn where unavailable): never fork a possibly threaded parent.
-            # As with any multiprocessing use, a calling script needs a __main__ guard.
-            methods = mp.get_all_start_methods()
-            ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-            if ctx.get_start_method() == "forkserver":
-                ctx.set_forkserver_preload(["hawiya.biometrics.face"])
-            self._pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx,
-                                             initializer=_worker_init,
-                                             initargs=(self.config,))
-            self._pool_workers = n
-            atexit.register(self.close)
-        return self._pool
-
     def close(self) -> None:
         """Stop the worker processes (they are restarted by the next large batch)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-            self._pool_workers = 0
+        self._workers.close()
 
     # ------------------------------------------------------------------ comparison
     def _check(self, t: Template) -> None:
@@ -307,13 +282,6 @@ def _unit(v: np.ndarray) -> np.ndarray:
     if not np.isfinite(n) or n < 1e-9:
         raise HawiyaError("face embedding failed (zero vector)")
     return v / n
-
-
-def _default_workers() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 # ---------------------------------------------------------------------- worker processes

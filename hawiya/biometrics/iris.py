@@ -33,12 +33,9 @@ else a non-match (score 0). Score = ``1 - hd_n`` clipped to [0, 1]; see
 
 from __future__ import annotations
 
-import atexit
 import functools
-import os
 import struct
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
@@ -62,6 +59,7 @@ from hawiya.biometrics.iris_segmentation import (
     segment,
 )
 from hawiya.biometrics.template import Template
+from hawiya.biometrics.workers import WorkerPool, default_workers
 from hawiya.errors import HawiyaError, InvalidInput, QualityRejected
 
 ALGORITHM = "hawiya-iris-loggabor"
@@ -281,8 +279,7 @@ class IrisEngine:
 
     def __init__(self, config: IrisConfig | None = None):
         self.config = config or IrisConfig()
-        self._pool: ProcessPoolExecutor | None = None
-        self._pool_workers = 0
+        self._workers = WorkerPool("hawiya.biometrics.iris", _worker_init)
 
     # -- capture
     def analyse(self, image: np.ndarray) -> IrisAnalysis:
@@ -298,34 +295,13 @@ class IrisEngine:
                       position: str = "unknown") -> list[Template | HawiyaError]:
         """Templates in input order; an unusable image gives its error in its slot."""
         items = [(img, position, self.config) for img in images]
-        n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+        n_workers = workers if workers is not None else default_workers()
         if n_workers <= 1 or len(items) < 8:
             return [_worker_extract(it) for it in items]
-        pool = self._get_pool(n_workers)
-        return list(pool.map(_worker_extract, items, chunksize=max(1, len(items) // (4 *
-                                                                                   n_workers))))
-
-    def _get_pool(self, n: int) -> ProcessPoolExecutor:
-        if self._pool is None or self._pool_workers != n:
-            self.close()
-            import multiprocessing as mp
-
-            # forkserver (spawn where unavailable): no fork of a threaded parent; as with any
-            # multiprocessing use, a calling script needs an ``if __name__ == "__main__"`` guard
-            methods = mp.get_all_start_methods()
-            ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-            if ctx.get_start_method() == "forkserver":
-                ctx.set_forkserver_preload(["hawiya.biometrics.iris"])
-            self._pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx,
-                                             initializer=_worker_init)
-            self._pool_workers = n
-            atexit.register(self.close)
-        return self._pool
+        return list(self._workers.map(_worker_extract, items, n_workers))
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._workers.close()
 
     # -- comparison
     def _check(self, t: Template) -> None:

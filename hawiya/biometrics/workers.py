@@ -1,0 +1,63 @@
+"""A process pool for batch extraction, shared by the modality engines.
+
+Extraction is CPU-bound Python/C code that holds the GIL, so batches go to worker processes
+(one per core by default) that load their engine's models once and are kept for later
+batches. Workers start with forkserver (spawn where unavailable) so a threaded parent is
+never forked; as with any multiprocessing use, a calling script needs an
+``if __name__ == "__main__"`` guard.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+
+
+def default_workers() -> int:
+    """One worker per usable core."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class WorkerPool:
+    """A lazily started pool whose workers preload ``module`` and run ``initializer``."""
+
+    def __init__(self, module: str, initializer: Callable | None = None,
+                 initargs: tuple = ()):
+        self.module, self.initializer, self.initargs = module, initializer, initargs
+        self._pool: ProcessPoolExecutor | None = None
+        self._workers = 0
+
+    @property
+    def running(self) -> bool:
+        return self._pool is not None
+
+    def get(self, n: int) -> ProcessPoolExecutor:
+        if self._pool is None or self._workers != n:
+            self.close()
+            methods = mp.get_all_start_methods()
+            ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+            if ctx.get_start_method() == "forkserver":
+                ctx.set_forkserver_preload([self.module])
+            self._pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx,
+                                             initializer=self.initializer,
+                                             initargs=self.initargs)
+            self._workers = n
+            atexit.register(self.close)
+        return self._pool
+
+    def map(self, fn: Callable, items: list, n: int) -> Iterable:
+        chunk = max(1, min(4, len(items) // (4 * n)))
+        return self.get(n).map(fn, items, chunksize=chunk)
+
+    def close(self) -> None:
+        """Stop the workers (a later batch starts them again)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+            self._workers = 0
