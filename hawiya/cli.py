@@ -55,6 +55,8 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", envvar="HAWIYA_DATA_
 JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object (last line)")]
 IrisLeft = Annotated[Path | None, typer.Option("--iris-left", help="Left-eye iris image")]
 IrisRight = Annotated[Path | None, typer.Option("--iris-right", help="Right-eye iris image")]
+Fingers = Annotated[list[str] | None, typer.Option(
+    "--finger", help="POSITION=IMAGE, e.g. right-index=scan.png (repeat, up to ten)")]
 Operator = Annotated[str | None, typer.Option("--operator", help="Who is acting (audit)")]
 
 _state: dict = {"data_dir": None}
@@ -74,6 +76,16 @@ def _platform(data_dir: Path | None, must_exist: bool = True):
             not (settings.data_dir / "hawiya.db").exists():
         raise HawiyaError(f"no registry in {settings.data_dir}; run `hawiya init` first")
     return Platform(settings)
+
+
+def _fingers(items: list[str] | None) -> list[tuple[str, Path]]:
+    out = []
+    for item in items or []:
+        position, sep, path = item.partition("=")
+        if not sep:
+            position, path = "unknown", item
+        out.append((position.strip(), Path(path)))
+    return out
 
 
 def _irises(left: Path | None, right: Path | None) -> list[tuple[str, Path]]:
@@ -190,7 +202,7 @@ def serve(data_dir: DataDir = None, host: str = "127.0.0.1", port: int = 8000,
 def enroll(name: Annotated[str, typer.Option(help="Full name")],
            face: Annotated[list[Path] | None, typer.Option(
                help="Face image (repeat for several)")] = None,
-           iris_left: IrisLeft = None, iris_right: IrisRight = None,
+           iris_left: IrisLeft = None, iris_right: IrisRight = None, finger: Fingers = None,
            reference_id: Annotated[str | None, typer.Option(help="Integrator's id")] = None,
            date_of_birth: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
            sex: str | None = None, district: str | None = None,
@@ -203,7 +215,8 @@ def enroll(name: Annotated[str, typer.Option(help="Full name")],
     platform = _platform(data_dir)
     demo = service.Demographics.parse(name, reference_id, date_of_birth, sex, district)
     res = service.enroll_safely(platform, faces=list(face or []),
-                                irises=_irises(iris_left, iris_right), demographics=demo,
+                                irises=_irises(iris_left, iris_right),
+                                fingers=_fingers(finger), demographics=demo,
                                 actor=_actor(operator), request_id=request_id)
     platform.close()
 
@@ -247,14 +260,15 @@ def enroll_batch(folder: Path, manifest: Annotated[Path | None, typer.Option(
 @app.command()
 @handles_errors
 def verify(person_id: str, face: Annotated[Path | None, typer.Option(help="Face image")] = None,
-           iris_left: IrisLeft = None, iris_right: IrisRight = None,
+           iris_left: IrisLeft = None, iris_right: IrisRight = None, finger: Fingers = None,
            operator: Operator = None, data_dir: DataDir = None, as_json: JsonOut = False) -> None:
     """1:1: is this the enrolled person? (our id or reference id; face and/or iris)"""
     from hawiya.identity import service
 
     platform = _platform(data_dir)
     res = service.verify(platform, person_id, face, actor=_actor(operator),
-                         irises=_irises(iris_left, iris_right))
+                         irises=_irises(iris_left, iris_right),
+                                fingers=_fingers(finger))
     _emit(res, as_json, lambda r: out.print(
         f"{'[green]MATCH[/green]' if r['match'] else '[red]NO MATCH[/red]'}  {r['reason']}"))
 
@@ -262,7 +276,7 @@ def verify(person_id: str, face: Annotated[Path | None, typer.Option(help="Face 
 @app.command()
 @handles_errors
 def identify(face: Annotated[Path | None, typer.Option(help="Face image")] = None,
-             iris_left: IrisLeft = None, iris_right: IrisRight = None,
+             iris_left: IrisLeft = None, iris_right: IrisRight = None, finger: Fingers = None,
              top: Annotated[int, typer.Option(help="Number of candidates")] = 10,
              among: Annotated[str | None, typer.Option(
                  help="Search only these people (comma-separated ids)")] = None,
@@ -274,7 +288,8 @@ def identify(face: Annotated[Path | None, typer.Option(help="Face image")] = Non
     platform = _platform(data_dir)
     keys = [k.strip() for k in among.split(",") if k.strip()] if among else None
     res = service.identify(platform, face, actor=_actor(operator), top=top, restrict_to=keys,
-                           irises=_irises(iris_left, iris_right))
+                           irises=_irises(iris_left, iris_right),
+                                fingers=_fingers(finger))
     platform.close()
     _emit(res, as_json, lambda r: _candidates_table(
         r["candidates"], f"Candidates (match threshold {r['threshold']:.4f})"))
@@ -414,15 +429,48 @@ def eval_iris(directory: Annotated[Path | None, typer.Argument(
     _run_eval(get_iris_engine(), "iris", directory, manifest, None, out_dir, as_json)
 
 
+@eval_app.command("finger")
+@handles_errors
+def eval_finger(directory: Annotated[Path | None, typer.Argument(
+        help="One sub-folder per finger, or FVC-named files with --fvc")] = None,
+                manifest: Annotated[Path | None, typer.Option(
+                    help="CSV with columns path,label (paths relative to it)")] = None,
+                fvc: Annotated[bool, typer.Option(
+                    "--fvc", help="Labels from FVC names <finger>_<impression>.tif")] = False,
+                iso: Annotated[bool, typer.Option(
+                    "--iso", help="Match the ISO 19794-2 .iso templates beside the images")
+                ] = False,
+                out_dir: Annotated[Path, typer.Option("--out", help="Report folder")] = Path(
+                    "reports"),
+                as_json: JsonOut = False) -> None:
+    """Fingerprint accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
+    from hawiya.biometrics.finger import IsoRecordEngine, get_finger_engine
+    from hawiya.eval import datasets
+
+    engine = get_finger_engine()
+    if iso:
+        engine = IsoRecordEngine(engine)
+    if fvc or iso:
+        if directory is None:
+            raise InvalidInput("--fvc/--iso need DIR")
+        samples = datasets.load_fvc(directory, ".iso" if iso else ".tif")
+        _run_eval(engine, "finger-iso" if iso else "finger", None, None, None, out_dir,
+                  as_json, samples=samples, source=directory)
+    else:
+        _run_eval(engine, "finger", directory, manifest, None, out_dir, as_json)
+
+
 def _run_eval(engine, name: str, directory, manifest, pairs, out_dir: Path,
-              as_json: bool) -> None:
+              as_json: bool, samples=None, source: Path | None = None) -> None:
     from hawiya.eval import datasets
     from hawiya.eval.runner import run_eval
 
-    if (directory is None) == (manifest is None):
+    if samples is None and (directory is None) == (manifest is None):
         raise InvalidInput("give exactly one of DIR or --manifest CSV")
-    samples, pair_list = None, None
-    if pairs is not None:
+    pair_list = None
+    if samples is not None:
+        pass
+    elif pairs is not None:
         if directory is None:
             raise InvalidInput("--pairs needs DIR (the image root)")
         pair_list = datasets.load_pairs(pairs, directory)
@@ -432,7 +480,7 @@ def _run_eval(engine, name: str, directory, manifest, pairs, out_dir: Path,
         samples = datasets.load_dir(directory)
     import re
 
-    source = Path(manifest or directory).resolve()
+    source = Path(source or manifest or directory).resolve()
     name = f"{name}-{re.sub(r'[^A-Za-z0-9._-]+', '_', source.stem or 'data')}"
     res = run_eval(engine, samples=samples, pairs=pair_list, out_dir=out_dir, name=name,
                    progress=not as_json or sys.stderr.isatty())
@@ -546,14 +594,15 @@ def election_check_in(code: str, station: Annotated[str, typer.Option()],
                       qr: Annotated[str | None, typer.Option(help="ID card QR text")] = None,
                       face: Annotated[Path | None, typer.Option()] = None,
                       iris_left: IrisLeft = None, iris_right: IrisRight = None,
-                      operator: Operator = None, data_dir: DataDir = None,
+                      finger: Fingers = None, operator: Operator = None, data_dir: DataDir = None,
                       as_json: JsonOut = False) -> None:
     """Check a voter in (voter number, QR or biometric search; biometric verification)."""
     from hawiya.elections import checkin
 
     res = checkin.check_in(_platform(data_dir), code, station, clerk=_actor(operator),
                            voter_number=voter_number, qr_text=qr, face=face,
-                           irises=_irises(iris_left, iris_right))
+                           irises=_irises(iris_left, iris_right),
+                                fingers=_fingers(finger))
     _emit(res, as_json, lambda r: out.print(f"[bold]{r['outcome']}[/bold] "
                                             f"{r.get('voter_number') or ''}"))
 

@@ -26,11 +26,18 @@ FACE_DEDUP_THRESHOLD = 0.93
 IRIS_VERIFY_THRESHOLD = 0.627
 IRIS_DEDUP_THRESHOLD = 0.612
 
+# Finger scores (hawiya.biometrics.finger) from `hawiya eval finger DB --fvc` on FVC2002
+# DB1-4_B: FMR 1e-3 at 0.165 / 0.167 / 0.143 / 0.198 per set, 0.172 pooled; 1e-2 at 0.134
+# pooled. Verify at the most conservative set's 1e-3 point, de-duplicate at the pooled one.
+FINGER_VERIFY_THRESHOLD = 0.20
+FINGER_DEDUP_THRESHOLD = 0.172
+
 # (FMR, threshold) calibration points used to fuse modalities (hawiya.biometrics.fusion); the
 # 0.5 points are the impostor score means of the same runs.
 CALIBRATION = {
     "face": ((0.5, 0.841), (1e-2, 0.937), (1e-3, 0.950), (1e-4, 0.958)),
     "iris": ((0.5, 0.548), (1e-2, 0.594), (1e-3, 0.612), (1e-4, 0.627)),
+    "finger": ((0.5, 0.057), (1e-2, 0.134), (1e-3, 0.172)),
 }
 # A fused (several modalities) decision accepts at this false-match rate.
 FUSION_TARGET_FMR = 1e-4
@@ -49,6 +56,8 @@ class Settings:
     face_dedup_threshold: float = FACE_DEDUP_THRESHOLD
     iris_verify_threshold: float = IRIS_VERIFY_THRESHOLD
     iris_dedup_threshold: float = IRIS_DEDUP_THRESHOLD
+    finger_verify_threshold: float = FINGER_VERIFY_THRESHOLD
+    finger_dedup_threshold: float = FINGER_DEDUP_THRESHOLD
     fusion_target_fmr: float = FUSION_TARGET_FMR
     face_detector: str = "hog"
     issuing_state: str = "UTO"
@@ -92,6 +101,9 @@ def load_settings(data_dir: str | os.PathLike | None = None,
         face_dedup_threshold=_env_float("HAWIYA_FACE_DEDUP_THRESHOLD", FACE_DEDUP_THRESHOLD),
         iris_verify_threshold=_env_float("HAWIYA_IRIS_THRESHOLD", IRIS_VERIFY_THRESHOLD),
         iris_dedup_threshold=_env_float("HAWIYA_IRIS_DEDUP_THRESHOLD", IRIS_DEDUP_THRESHOLD),
+        finger_verify_threshold=_env_float("HAWIYA_FINGER_THRESHOLD", FINGER_VERIFY_THRESHOLD),
+        finger_dedup_threshold=_env_float("HAWIYA_FINGER_DEDUP_THRESHOLD",
+                                          FINGER_DEDUP_THRESHOLD),
         fusion_target_fmr=_env_float("HAWIYA_FUSION_TARGET_FMR", FUSION_TARGET_FMR),
         face_detector=os.environ.get("HAWIYA_FACE_DETECTOR", "hog"),
         issuing_state=os.environ.get("HAWIYA_ISSUING_STATE", "UTO"),

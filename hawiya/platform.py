@@ -88,12 +88,20 @@ class Platform:
 
         return get_iris_engine()
 
+    @cached_property
+    def finger_engine(self):
+        from hawiya.biometrics.finger import get_finger_engine
+
+        return get_finger_engine()
+
     def biometric_engine(self, modality: str):
         """The engine of a modality (loaded on first use)."""
         if modality == "face":
             return self.face_engine
         if modality == "iris":
             return self.iris_engine
+        if modality == "finger":
+            return self.finger_engine
         from hawiya.errors import InvalidInput
 
         raise InvalidInput(f"modality {modality!r} is not supported here")

@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel
 
 from hawiya.api.deps import get_platform, read_upload, require
-from hawiya.api.routes_identity import _irises
+from hawiya.api.routes_identity import _fingers, _irises
 from hawiya.elections import checkin, geography, offline, roll, turnout
 from hawiya.errors import Forbidden
 from hawiya.platform import Platform
@@ -110,6 +110,8 @@ def check_in(code: str, station: str = Form(...), voter_number: str | None = For
              qr: str | None = Form(None), face: UploadFile | None = File(None),
              iris_left: UploadFile | None = File(None),
              iris_right: UploadFile | None = File(None),
+             finger: list[UploadFile] | None = File(None),
+             finger_position: list[str] | None = Form(None),
              require_biometric: bool = Form(True),
              user: User = Depends(require("polling_clerk")),
              platform: Platform = Depends(get_platform)) -> dict:
@@ -120,6 +122,7 @@ def check_in(code: str, station: str = Form(...), voter_number: str | None = For
                             voter_number=voter_number, qr_text=qr,
                             face=read_upload(face, "face image") if face else None,
                             irises=_irises(iris_left, iris_right),
+                            fingers=_fingers(finger, finger_position),
                             require_biometric=require_biometric)
 
 

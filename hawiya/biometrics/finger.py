@@ -29,13 +29,10 @@ threshold for FMR 1e-3 is :data:`THRESHOLD_FMR_1E3`.
 
 from __future__ import annotations
 
-import atexit
 import functools
-import os
 import struct
 from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import cv2
@@ -46,6 +43,7 @@ from hawiya.biometrics import finger_match as fm
 from hawiya.biometrics import iso19794_2 as iso
 from hawiya.biometrics.base import QualityReport
 from hawiya.biometrics.template import Template
+from hawiya.biometrics.workers import WorkerPool, default_workers
 from hawiya.errors import HawiyaError, InvalidInput, QualityRejected
 
 ALGORITHM = "hawiya-finger-leader"
@@ -272,8 +270,7 @@ class FingerEngine:
 
     def __init__(self, config: FingerConfig | None = None):
         self.config = config or FingerConfig()
-        self._pool: ProcessPoolExecutor | None = None
-        self._pool_workers = 0
+        self._workers = WorkerPool("hawiya.biometrics.finger", _worker_init)
         self._cache: OrderedDict[bytes, fm.MinutiaeSet] = OrderedDict()
 
     # -- capture
@@ -294,32 +291,13 @@ class FingerEngine:
                       ppi: float | None = None) -> list[Template | HawiyaError]:
         """Templates in input order; an unusable image gives its error in its slot."""
         items = [(img, position, self.config, source, ppi) for img in images]
-        n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+        n_workers = workers if workers is not None else default_workers()
         if n_workers <= 1 or len(items) < 8:
             return [_worker_extract(it) for it in items]
-        pool = self._get_pool(n_workers)
-        return list(pool.map(_worker_extract, items,
-                             chunksize=max(1, len(items) // (4 * n_workers))))
-
-    def _get_pool(self, n: int) -> ProcessPoolExecutor:
-        if self._pool is None or self._pool_workers != n:
-            self.close()
-            import multiprocessing as mp
-
-            methods = mp.get_all_start_methods()
-            ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-            if ctx.get_start_method() == "forkserver":
-                ctx.set_forkserver_preload(["hawiya.biometrics.finger"])
-            self._pool = ProcessPoolExecutor(max_workers=n, mp_context=ctx,
-                                             initializer=_worker_init)
-            self._pool_workers = n
-            atexit.register(self.close)
-        return self._pool
+        return list(self._workers.map(_worker_extract, items, n_workers))
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._workers.close()
 
     # -- templates
     def _check(self, t: Template) -> None:
@@ -456,3 +434,35 @@ __all__ = ["ALGORITHM", "FingerAnalysis", "FingerConfig", "FingerEngine", "POSIT
            "SOURCES", "THRESHOLD_FMR_1E2", "THRESHOLD_FMR_1E3", "VERSION", "analyse",
            "decode_payload", "encode_payload", "get_finger_engine", "subset",
            "template_minutiae"]
+
+
+class IsoRecordEngine:
+    """Evaluation adapter: the finger engine fed ISO/IEC 19794-2 records instead of images.
+
+    ``hawiya eval finger --iso`` scores vendor templates with our matcher through the same
+    runner as images (``load_sample`` reads the record, ``extract`` converts it)."""
+
+    def __init__(self, engine: FingerEngine):
+        self.engine = engine
+        self.modality, self.algorithm, self.version = "finger", engine.algorithm, engine.version
+
+    @staticmethod
+    def load_sample(path) -> bytes:
+        from hawiya.imaging import read_bytes
+
+        return read_bytes(path)
+
+    def extract(self, record: bytes, position: str = "unknown") -> Template:
+        return self.engine.from_iso(record)
+
+    def extract_batch(self, records, workers=None) -> list:
+        out = []
+        for r in records:
+            try:
+                out.append(self.extract(r))
+            except HawiyaError as exc:
+                out.append(exc)
+        return out
+
+    def compare_many(self, probe: Template, gallery) -> np.ndarray:
+        return self.engine.compare_many(probe, gallery)

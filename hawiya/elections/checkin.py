@@ -37,7 +37,7 @@ def _roll_entry(session, election_id: int, *, voter_number=None, person_db_id=No
 
 
 def _find_by_biometrics(platform: Platform, election_id: int, station_id: int,
-                        face, irises, clerk: str):
+                        face, irises, fingers, clerk: str):
     """1:N within the station's roll first, then the whole roll."""
     with platform.transaction() as session:
         station_people = list(session.scalars(select(Person.person_id).join(
@@ -54,7 +54,7 @@ def _find_by_biometrics(platform: Platform, election_id: int, station_id: int,
         if not scope:
             return None
         found = service.identify(platform, face, actor=clerk, top=1, restrict_to=scope,
-                                 irises=irises)
+                                 irises=irises, fingers=fingers)
         if found["candidates"] and found["candidates"][0]["match"]:
             return found["candidates"][0]["person_id"]
     return None
@@ -64,12 +64,15 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
              voter_number: str | None = None, qr_text: str | None = None,
              face: ImageInput | None = None,
              irises: Sequence[tuple[str, ImageInput]] = (),
+             fingers: Sequence[tuple[str, ImageInput]] = (),
              require_biometric: bool = True) -> dict:
     """Check one voter in; returns ``outcome`` (one of OUTCOMES) with the details."""
-    if not (voter_number or qr_text or face or irises):
-        raise InvalidInput("give a voter number, an ID card QR, or a face/iris capture")
-    if require_biometric and not (face or irises):
-        raise InvalidInput("biometric verification is required: send a face or iris capture")
+    biometric = bool(face or irises or fingers)
+    if not (voter_number or qr_text or biometric):
+        raise InvalidInput("give a voter number, an ID card QR, or a face/iris/finger capture")
+    if require_biometric and not biometric:
+        raise InvalidInput("biometric verification is required: send a face, iris or finger "
+                           "capture")
     with platform.transaction() as session:
         election = get_election(session, election_code)
         station = get_station(session, station_code)
@@ -85,7 +88,7 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
         person_key = person_for_qr(platform, qr_text)
     elif not voter_number:
         person_key = _find_by_biometrics(platform, election_id, station_id, face, irises,
-                                         clerk)
+                                         fingers, clerk)
     with platform.transaction() as session:
         entry = None
         if voter_number:
@@ -107,9 +110,10 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
                        voter_number=voter_number, person_id=person_id,
                        assigned_station=assigned)
     score = None
-    if face or irises:
+    if biometric:
         try:
-            result = service.verify(platform, person_id, face, actor=clerk, irises=irises)
+            result = service.verify(platform, person_id, face, actor=clerk, irises=irises,
+                                    fingers=fingers)
         except HawiyaError as exc:
             if isinstance(exc, InvalidInput):
                 raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -206,3 +207,22 @@ def load_pairs(pairs_file: str | os.PathLike, images_root: str | os.PathLike | N
 
 __all__ = ["IMAGE_EXTENSIONS", "Pair", "Sample", "is_image_path", "load_dir", "load_manifest",
            "load_pairs", "load_samples"]
+
+
+FVC_NAME = re.compile(r"^(\d+)_(\d+)$")
+
+
+def load_fvc(root: str | os.PathLike, ext: str = ".tif") -> list[Sample]:
+    """FVC-named files (``<finger>_<impression><ext>``) below ``root``; the label is the set
+    folder plus the finger number, so fingers of different sets never count as genuine."""
+    base = Path(root)
+    if not base.is_dir():
+        raise InvalidInput(f"no such folder: {base}")
+    out = []
+    for path in sorted(base.rglob(f"*{ext}")):
+        m = FVC_NAME.match(path.stem)
+        if m:
+            out.append(Sample(path, f"{path.parent.name}:{m.group(1)}"))
+    if not out:
+        raise InvalidInput(f"no FVC-named files (<finger>_<impression>{ext}) below {base}")
+    return out

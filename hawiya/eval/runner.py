@@ -66,6 +66,8 @@ def _extract_all(engine: Any, paths: Sequence[Path], *, progress: bool, batch_si
                  ) -> tuple[list[Template | None], list[dict]]:
     """Templates in ``paths`` order (None where enrolment failed) and the failures."""
     mode = getattr(engine, "image_mode", "RGB")
+    # An engine may read its own sample files (e.g. ISO minutiae records instead of images).
+    load = getattr(engine, "load_sample", None) or (lambda p: load_image(p, mode=mode))
     templates: list[Template | None] = [None] * len(paths)
     failures: list[dict] = []
     with _progress(progress) as bar:
@@ -75,7 +77,7 @@ def _extract_all(engine: Any, paths: Sequence[Path], *, progress: bool, batch_si
             idx, images = [], []
             for i in range(start, min(start + batch_size, len(paths))):
                 try:
-                    images.append(load_image(paths[i], mode=mode))
+                    images.append(load(paths[i]))
                     idx.append(i)
                 except Exception as exc:  # a decode failure is a failure to enrol
                     failures.append({"path": str(paths[i]), "reason": _reason(exc)})

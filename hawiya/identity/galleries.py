@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 SEARCHABLE = (ACTIVE, POTENTIAL_DUPLICATE)
 FACE_DIM = 128
-GALLERY_MODALITIES = ("face", "iris")
+GALLERY_MODALITIES = ("face", "iris", "finger")
 
 
 def _new_gallery(modality: str):
@@ -41,6 +41,10 @@ def _new_gallery(modality: str):
         from hawiya.search.faiss_gallery import FaissGallery
 
         return FaissGallery(FACE_DIM)
+    if modality == "finger":
+        from hawiya.search.finger_gallery import FingerGallery
+
+        return FingerGallery()
     from hawiya.search.binary_gallery import BinaryGallery
 
     return BinaryGallery()
@@ -51,6 +55,10 @@ def _load_snapshot(modality: str, path):
         from hawiya.search.faiss_gallery import FaissGallery
 
         return FaissGallery.load(path, expected_dim=FACE_DIM)
+    if modality == "finger":
+        from hawiya.search.finger_gallery import FingerGallery
+
+        return FingerGallery.load(path)
     from hawiya.search.binary_gallery import BinaryGallery
 
     return BinaryGallery.load(path)
@@ -58,7 +66,7 @@ def _load_snapshot(modality: str, path):
 
 def add_templates(gallery, modality: str, ids: Sequence[int],
                   templates: Sequence[Template]) -> None:
-    """Float galleries take vectors, the binary (iris) gallery takes templates."""
+    """Float galleries take vectors; the iris and finger galleries take templates."""
     if not ids:
         return
     if modality == "face":

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 ImageInput = bytes | str | Path
 IRIS_POSITIONS = ("left-iris", "right-iris", "unknown")
-MAX_CAPTURES = 10
+MAX_CAPTURES = 16  # a face, two irises, ten fingers and some spare
 CALIBRATIONS = {m: Calibration(points) for m, points in CALIBRATION.items()}
 
 
@@ -47,14 +47,26 @@ class Capture:
 
 
 def captures_from(faces: Sequence[ImageInput] = (),
-                  irises: Sequence[tuple[str, ImageInput]] = ()) -> list[Capture]:
+                  irises: Sequence[tuple[str, ImageInput]] = (),
+                  fingers: Sequence[tuple[str, ImageInput]] = ()) -> list[Capture]:
+    from hawiya.biometrics.finger import POSITIONS as FINGER_POSITIONS
+
     caps = [Capture("face", f, "frontal") for f in faces]
     for position, image in irises:
         if position not in IRIS_POSITIONS:
             raise InvalidInput(f"iris position must be one of {', '.join(IRIS_POSITIONS)}")
         caps.append(Capture("iris", image, position))
+    seen = set()
+    for position, image in fingers:
+        if position not in FINGER_POSITIONS:
+            raise InvalidInput(f"finger position must be one of {', '.join(FINGER_POSITIONS)}")
+        if position != "unknown" and position in seen:
+            raise InvalidInput(f"two images for {position}")
+        seen.add(position)
+        caps.append(Capture("finger", image, position))
     if not caps:
-        raise InvalidInput("at least one biometric capture (face or iris image) is required")
+        raise InvalidInput("at least one biometric capture (face, iris or finger image) is "
+                           "required")
     if len(caps) > MAX_CAPTURES:
         raise InvalidInput(f"at most {MAX_CAPTURES} images per request")
     return caps
@@ -183,6 +195,10 @@ def compare_with_enrolled(platform: Platform, probe: Template,
         if not labelled:
             return -1.0, f"no enrolled {probe.position}"
         return score, None
+    if probe.modality == "finger" and probe.position != "unknown":
+        same = [t for t in same if t.position in (probe.position, "unknown")]
+        if not same:
+            return -1.0, f"no enrolled {probe.position} finger"
     if not same:
         return -1.0, f"no enrolled {probe.modality}"
     return float(np.max(platform.biometric_engine(probe.modality).compare_many(probe, same))), None

@@ -129,12 +129,13 @@ def _replay(session: Session, request_id: str | None) -> dict | None:
 # -- operations ------------------------------------------------------------------------------
 def enroll(platform: Platform, *, demographics: Demographics, actor: str,
            faces: Sequence[ImageInput] = (), irises: Sequence[tuple[str, ImageInput]] = (),
-           request_id: str | None = None, station: str | None = None,
-           templates: Sequence[Template] | None = None) -> dict:
+           fingers: Sequence[tuple[str, ImageInput]] = (), request_id: str | None = None,
+           station: str | None = None, templates: Sequence[Template] | None = None) -> dict:
     """Quality gate → extract → 1:N dedup → commit as enrolled, or hold for adjudication.
 
     ``faces`` are face images; ``irises`` are ``(position, image)`` with position
-    ``left-iris``, ``right-iris`` or ``unknown``. Re-submitting the same ``request_id``
+    ``left-iris``, ``right-iris`` or ``unknown``; ``fingers`` are ``(position, image)`` with
+    positions such as ``right-index`` (up to ten). Re-submitting the same ``request_id``
     returns the first result and writes nothing.
     """
     if request_id is not None and not REQUEST_ID_RE.match(request_id):
@@ -143,7 +144,7 @@ def enroll(platform: Platform, *, demographics: Demographics, actor: str,
         replay = _replay(session, request_id)
         if replay:
             return replay
-    captures = matching.captures_from(faces, irises)
+    captures = matching.captures_from(faces, irises, fingers)
     if templates is None:
         templates = matching.extract(platform, captures)
     raw = ([read_bytes(c.image) for c in captures]
@@ -230,7 +231,8 @@ def enroll_safely(platform: Platform, **kwargs) -> dict:
 
 
 def verify(platform: Platform, person_key: str, face: ImageInput | None = None, *,
-           actor: str, irises: Sequence[tuple[str, ImageInput]] = ()) -> dict:
+           actor: str, irises: Sequence[tuple[str, ImageInput]] = (),
+           fingers: Sequence[tuple[str, ImageInput]] = ()) -> dict:
     """1:1: probes against the person's enrolled templates (best score per modality;
     fused when several modalities are given)."""
     with platform.transaction() as session:
@@ -239,7 +241,7 @@ def verify(platform: Platform, person_key: str, face: ImageInput | None = None, 
         raise Conflict(f"{person.person_id} was merged into {person.merged_into}; "
                        "verify against that record")
     probes = matching.extract(platform, matching.captures_from([face] if face else [],
-                                                               irises))
+                                                               irises, fingers))
     with platform.transaction() as session:
         rows = session.scalars(select(BiometricTemplate).where(
             BiometricTemplate.person_db_id == person.id)).all()
@@ -267,12 +269,13 @@ def verify(platform: Platform, person_key: str, face: ImageInput | None = None, 
 
 def identify(platform: Platform, face: ImageInput | None = None, *, actor: str,
              top: int = 10, restrict_to: Sequence[str] | None = None,
-             irises: Sequence[tuple[str, ImageInput]] = ()) -> dict:
+             irises: Sequence[tuple[str, ImageInput]] = (),
+             fingers: Sequence[tuple[str, ImageInput]] = ()) -> dict:
     """1:N: top candidates, optionally only among the given people (a "gallery")."""
     if not 1 <= int(top) <= MAX_TOP:
         raise InvalidInput(f"top must be between 1 and {MAX_TOP}")
     probes = matching.extract(platform, matching.captures_from([face] if face else [],
-                                                               irises))
+                                                               irises, fingers))
     modalities = sorted({t.modality for t in probes})
     galleries = {m: platform.galleries.get(m) for m in modalities}
     with platform.transaction() as session:
