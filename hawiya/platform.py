@@ -24,7 +24,9 @@ class Platform:
         self.settings = settings or load_settings()
         self.engine = make_engine(self.settings.database_url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
-        self._lock = threading.RLock()
+        # One enrollment at a time in this process: the dedup search and the commit must not
+        # interleave (across processes, the database lock in identity.service does this).
+        self.enroll_lock = threading.Lock()
 
     # -- setup -----------------------------------------------------------------
     def init(self) -> dict:

@@ -152,3 +152,24 @@ def test_audit_detects_tampering_with_identity_records(platform):
         conn.execute(text("UPDATE audit_log SET actor = 'nobody' WHERE seq = 2"))
     with platform.transaction() as s:
         assert audit.verify_chain(s)["first_bad"] == 2
+
+
+def test_dedup_race_between_processes(platform):
+    """Another process enrolls the same person between this process's gallery sync and its
+    commit: the enrollment lock sees the newer template, re-syncs and holds the duplicate."""
+    other = Platform(platform.settings)
+    first = {}
+    real_get = platform.galleries.get
+
+    def get_then_race(modality):
+        gallery = real_get(modality)
+        if not first:
+            first.update(_enroll(other, 14, "normal", name="Via other process"))
+        return gallery
+
+    platform.galleries.get = get_then_race
+    second = _enroll(platform, 14, "happy", name="Same person")
+    assert first["status"] == "enrolled"
+    assert second["status"] == "potential_duplicate"
+    assert second["candidates"][0]["person_id"] == first["person_id"]
+    other.engine.dispose()

@@ -99,6 +99,7 @@ class GalleryManager:
         self._galleries: dict[str, object] = {}
         self._seen_seq: dict[str, int] = {}
         self._dirty: set[str] = set()
+        self._max_tid = 0  # newest template id the in-memory galleries have seen
         self._lock = threading.RLock()
 
     # -- registry side -------------------------------------------------------
@@ -112,6 +113,15 @@ class GalleryManager:
         row = session.execute(select(func.count(sub.c.id), func.coalesce(func.sum(sub.c.id), 0),
                                      func.coalesce(func.sum(sub.c.id * sub.c.id), 0))).one()
         return [int(v) for v in row]
+
+    @staticmethod
+    def _newest_template(session: Session) -> int:
+        return int(session.scalar(select(func.coalesce(func.max(BiometricTemplate.id), 0))))
+
+    def is_current(self, session: Session) -> bool:
+        """No template newer than the galleries know of (an index lookup): checked under the
+        enrollment lock, it proves no other process enrolled since the galleries synced."""
+        return self._newest_template(session) <= self._max_tid
 
     @staticmethod
     def _audit_head(session: Session) -> int:
@@ -143,12 +153,14 @@ class GalleryManager:
             raise InvalidInput(f"no gallery for modality {modality!r}")
         with self._lock, self.platform.transaction() as session:
             head = self._audit_head(session)
+            newest = self._newest_template(session)
             if modality in self._galleries and self._seen_seq.get(modality) == head:
                 return self._galleries[modality]
             fp = self.fingerprint(session, modality)
             gallery = self._galleries.get(modality)
             if gallery is not None and getattr(self, "_fp_" + modality, None) == fp:
                 self._seen_seq[modality] = head
+                self._max_tid = max(self._max_tid, newest)
                 return gallery
             index_path, meta_path = self._snapshot_paths(modality)
             gallery = None
@@ -166,6 +178,7 @@ class GalleryManager:
             self._galleries[modality] = gallery
             setattr(self, "_fp_" + modality, fp)
             self._seen_seq[modality] = head
+            self._max_tid = max(self._max_tid, newest)
             return gallery
 
     def added(self, modality: str, ids: Iterable[int], templates: Sequence[Template],
@@ -194,6 +207,8 @@ class GalleryManager:
                         old[2] + sign * int(sum(arr * arr))]
             with self.platform.transaction() as session:
                 actual = self.fingerprint(session, modality)
+            if ids and sign > 0:
+                self._max_tid = max(self._max_tid, max(ids))
             # Another writer's change slipped in: leave the fingerprint stale so get() reloads.
             setattr(self, "_fp_" + modality, actual if actual == expected else None)
             self._seen_seq[modality] = head if actual == expected else -1

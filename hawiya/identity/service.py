@@ -11,13 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,9 +46,7 @@ REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9_.:/-]{1,128}$")
 MAX_FACES_PER_ENROLL = 10
 MAX_TOP = 100
 
-# One enrollment at a time per process: the dedup search and the commit must not interleave,
-# or two captures of one person submitted together would both pass as new.
-_ENROLL_LOCK = threading.Lock()
+_PG_ENROLL_LOCK = 0x454E524C  # names the advisory lock serialising de-duplication
 
 ImageInput = bytes | str | Path
 
@@ -150,71 +147,97 @@ def enroll(platform: Platform, *, demographics: Demographics, actor: str,
     raw = ([read_bytes(c.image) for c in captures]
            if platform.settings.keep_raw_images and captures else [])
     modalities = sorted({t.modality for t in templates})
-    with _ENROLL_LOCK:
-        galleries = {m: platform.galleries.get(m) for m in modalities}
-        with platform.transaction() as session:
-            replay = _replay(session, request_id)
-            if replay:
-                return replay
-            if demographics.reference_id and session.scalar(
-                    select(Person.id).where(Person.reference_id == demographics.reference_id)):
-                raise Conflict(f"reference_id {demographics.reference_id!r} is already enrolled")
-            candidates = [c for c in matching.search_candidates(
-                platform, galleries, session, templates, k=10, kind="dedup") if c["match"]]
-            status = POTENTIAL_DUPLICATE if candidates else ACTIVE
-            person = Person(name=demographics.name, reference_id=demographics.reference_id,
-                            date_of_birth=demographics.date_of_birth, sex=demographics.sex,
-                            district=demographics.district, status=status)
-            session.add(person)
+    with platform.enroll_lock:
+        for _attempt in range(5):
+            galleries = {m: platform.galleries.get(m) for m in modalities}
+            try:
+                return _enroll_locked(platform, galleries, templates, raw, modalities,
+                                      demographics, actor, request_id, station)
+            except _StaleGallery:
+                continue  # another process enrolled since the sync: sync and search again
+        raise Conflict("the registry is changing too fast to de-duplicate; try again")
+
+
+class _StaleGallery(Exception):
+    pass
+
+
+def _lock_enrollment(session: Session) -> None:
+    """Serialise de-duplication across processes: an advisory lock on PostgreSQL (SQLite's
+    BEGIN IMMEDIATE already holds the only write lock)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_ENROLL_LOCK})
+
+
+def _enroll_locked(platform: Platform, galleries: dict, templates: Sequence[Template],
+                   raw: list[bytes], modalities: list[str], demographics: Demographics,
+                   actor: str, request_id: str | None, station: str | None) -> dict:
+    with platform.transaction() as session:
+        _lock_enrollment(session)
+        if not platform.galleries.is_current(session):
+            raise _StaleGallery
+        replay = _replay(session, request_id)
+        if replay:
+            return replay
+        if demographics.reference_id and session.scalar(
+                select(Person.id).where(Person.reference_id == demographics.reference_id)):
+            raise Conflict(f"reference_id {demographics.reference_id!r} is already enrolled")
+        candidates = [c for c in matching.search_candidates(
+            platform, galleries, session, templates, k=10, kind="dedup") if c["match"]]
+        status = POTENTIAL_DUPLICATE if candidates else ACTIVE
+        person = Person(name=demographics.name, reference_id=demographics.reference_id,
+                        date_of_birth=demographics.date_of_birth, sex=demographics.sex,
+                        district=demographics.district, status=status)
+        session.add(person)
+        session.flush()
+        capture = CaptureSession(request_id=request_id or f"auto:{person.person_id}",
+                                 person_db_id=person.id, operator=actor, station=station)
+        session.add(capture)
+        session.flush()
+        rows = []
+        for i, tpl in enumerate(templates):
+            image = (platform.cipher.encrypt(raw[i], f"image:{person.person_id}")
+                     if i < len(raw) else None)
+            row = BiometricTemplate(
+                person_db_id=person.id, capture_session_id=capture.id,
+                modality=tpl.modality, position=tpl.position, algorithm=tpl.algorithm_id,
+                quality=tpl.quality, raw_image=image,
+                encrypted=platform.cipher.encrypt(
+                    tpl.to_bytes(), template_context(person.person_id, tpl.modality)))
+            session.add(row)
+            rows.append(row)
+        session.flush()
+        case_id = None
+        if candidates:
+            case = DuplicateCase(person_db_id=person.id, candidates=candidates)
+            session.add(case)
             session.flush()
-            capture = CaptureSession(request_id=request_id or f"auto:{person.person_id}",
-                                     person_db_id=person.id, operator=actor, station=station)
-            session.add(capture)
-            session.flush()
-            rows = []
-            for i, tpl in enumerate(templates):
-                image = (platform.cipher.encrypt(raw[i], f"image:{person.person_id}")
-                         if i < len(raw) else None)
-                row = BiometricTemplate(
-                    person_db_id=person.id, capture_session_id=capture.id,
-                    modality=tpl.modality, position=tpl.position, algorithm=tpl.algorithm_id,
-                    quality=tpl.quality, raw_image=image,
-                    encrypted=platform.cipher.encrypt(
-                        tpl.to_bytes(), template_context(person.person_id, tpl.modality)))
-                session.add(row)
-                rows.append(row)
-            session.flush()
-            case_id = None
-            if candidates:
-                case = DuplicateCase(person_db_id=person.id, candidates=candidates)
-                session.add(case)
-                session.flush()
-                case_id = case.id
-            # Contract: the enrollment outcome is "enrolled" or "potential_duplicate".
-            result = {"person_id": person.person_id, "reference_id": person.reference_id,
-                      "status": "enrolled" if status == ACTIVE else status,
-                      "candidates": [{"person_id": c["person_id"], "score": c["score"],
-                                      "score_kind": c["score_kind"],
-                                      "modalities": c["modalities"]} for c in candidates],
-                      "threshold": (platform.settings.dedup_threshold(modalities[0])
-                                    if len(modalities) == 1 else None),
-                      "case_id": case_id, "templates": len(rows),
-                      "modalities": modalities,
-                      "quality": {f"{t.modality}:{t.position}": t.quality for t in templates},
-                      "request_id": capture.request_id}
-            capture.result = result
-            rec = audit.append(session, actor, "person.enroll", person.person_id,
-                               {"status": status,
-                                "candidates": [{"person_id": c["person_id"],
-                                                "score": c["score"]} for c in candidates],
-                                "templates": len(rows), "modalities": modalities,
-                                "request_id": capture.request_id, "station": station})
-            head = rec.seq
-        for modality in modalities:
-            pairs = [(r.id, t) for r, t in zip(rows, templates, strict=True)
-                     if t.modality == modality]
-            platform.galleries.added(modality, [p[0] for p in pairs], [p[1] for p in pairs],
-                                     head)
+            case_id = case.id
+        # Contract: the enrollment outcome is "enrolled" or "potential_duplicate".
+        result = {"person_id": person.person_id, "reference_id": person.reference_id,
+                  "status": "enrolled" if status == ACTIVE else status,
+                  "candidates": [{"person_id": c["person_id"], "score": c["score"],
+                                  "score_kind": c["score_kind"],
+                                  "modalities": c["modalities"]} for c in candidates],
+                  "threshold": (platform.settings.dedup_threshold(modalities[0])
+                                if len(modalities) == 1 else None),
+                  "case_id": case_id, "templates": len(rows),
+                  "modalities": modalities,
+                  "quality": {f"{t.modality}:{t.position}": t.quality for t in templates},
+                  "request_id": capture.request_id}
+        capture.result = result
+        rec = audit.append(session, actor, "person.enroll", person.person_id,
+                           {"status": status,
+                            "candidates": [{"person_id": c["person_id"],
+                                            "score": c["score"]} for c in candidates],
+                            "templates": len(rows), "modalities": modalities,
+                            "request_id": capture.request_id, "station": station})
+        head = rec.seq
+    for modality in modalities:
+        pairs = [(r.id, t) for r, t in zip(rows, templates, strict=True)
+                 if t.modality == modality]
+        platform.galleries.added(modality, [p[0] for p in pairs], [p[1] for p in pairs],
+                                 head)
     return result
 
 
