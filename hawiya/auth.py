@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hawiya import audit
-from hawiya.errors import AuthError, Conflict, Forbidden, InvalidInput
+from hawiya.errors import AuthError, Conflict, Forbidden, InvalidInput, NotFound
 from hawiya.registry.models import ROLES, ApiToken, User, utcnow
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -48,12 +48,16 @@ def create_user(session: Session, username: str, password: str, role: str,
         raise InvalidInput("username must be 3-100 letters, digits or _.@-")
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
-    if len(password or "") < 10:
-        raise InvalidInput("password must be at least 10 characters")
+    _check_password_strength(password)
     if session.scalar(select(User).where(User.username == username)):
         raise Conflict(f"user {username!r} already exists")
     if station_code and role != "polling_clerk":
         raise InvalidInput("only a polling_clerk account is bound to a station")
+    if station_code:
+        from hawiya.registry.models import Station
+
+        if not session.scalar(select(Station.id).where(Station.code == station_code)):
+            raise NotFound(f"no polling station {station_code!r}")
     user = User(username=username, password_hash=hash_password(password), role=role,
                 station_code=station_code or None)
     session.add(user)
@@ -103,3 +107,48 @@ def require_role(user: User, *roles: str) -> None:
     if user.role != "admin" and user.role not in roles:
         raise Forbidden(f"role {user.role!r} may not do this; needs one of: "
                         f"{', '.join(('admin',) + roles)}")
+
+
+def _check_password_strength(password: str) -> None:
+    if len(password or "") < 10:
+        raise InvalidInput("password must be at least 10 characters")
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+def _revoke_tokens(session: Session, user: User) -> None:
+    for tok in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                      ApiToken.revoked.is_(False))):
+        tok.revoked = True
+
+
+def set_password(session: Session, username: str, new_password: str, *, actor: str,
+                 old_password: str | None = None) -> None:
+    """Change a password (the user's own, with the old one; or an admin reset). Every
+    token of the user is revoked, so other sessions must log in again."""
+    user = _user(session, username)
+    if old_password is not None and not check_password(old_password, user.password_hash):
+        raise AuthError("current password is wrong")
+    _check_password_strength(new_password)
+    user.password_hash = hash_password(new_password)
+    _revoke_tokens(session, user)
+    audit.append(session, actor, "user.password", username, {})
+
+
+def set_active(session: Session, username: str, active: bool, *, actor: str) -> None:
+    """Disable (revoking its tokens) or re-enable an account."""
+    user = _user(session, username)
+    user.active = bool(active)
+    if not active:
+        _revoke_tokens(session, user)
+    audit.append(session, actor, "user.enable" if active else "user.disable", username, {})
+
+
+def list_users(session: Session) -> list[dict]:
+    return [{"username": u.username, "role": u.role, "station_code": u.station_code,
+             "active": u.active} for u in session.scalars(select(User).order_by(User.id))]

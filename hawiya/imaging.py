@@ -62,10 +62,12 @@ def load_image(source: str | os.PathLike | bytes, mode: str = "RGB") -> np.ndarr
     except InvalidImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidImage(f"image dimensions exceed the limit (decompression bomb?): {exc}") \
-            from exc
+        raise InvalidImage(f"image dimensions exceed the limit ({MAX_SIDE} px a side, "
+                           f"{MAX_PIXELS // 1_000_000} MP): refused as a decompression bomb"
+                           ) from exc
     except UnidentifiedImageError as exc:
-        raise InvalidImage(f"not a supported image: {exc}") from exc
+        raise InvalidImage("not a supported image: the file is not a JPEG, PNG, TIFF, BMP, "
+                           "WebP or other format Pillow reads") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidImage(f"corrupt or truncated image: {exc}") from exc
     return np.ascontiguousarray(np.asarray(converted, dtype=np.uint8))

@@ -81,9 +81,13 @@ def test_enroll_verify_identify_adjudicate_over_http(client):
     assert r.status_code == 201, r.text
     amal = r.json()
     assert amal["status"] == "enrolled" and amal["templates"] == 2
-    again = client.post("/persons", data={"name": "Amal", "request_id": "r-1"},
-                        files=[_face(1, "normal")], headers=officer).json()
+    again = client.post("/persons", data={"name": "Amal", "reference_id": "REF-1",
+                                          "request_id": "r-1"},
+                        files=[_face(1, "normal"), _face(1, "glasses")], headers=officer).json()
     assert again["person_id"] == amal["person_id"] and again["replayed"] is True
+    other = client.post("/persons", data={"name": "Amal", "request_id": "r-1"},
+                        files=[_face(1, "normal")], headers=officer)
+    assert other.status_code == 409
 
     r = client.post("/persons/REF-1/verify", files=[_face(1, "sad")], headers=verifier)
     assert r.status_code == 200 and r.json()["match"] is True
@@ -208,3 +212,33 @@ def test_documents_over_http(client):
     assert ks["keys"][0]["status"] == "active"
     rl = client.get("/credentials/revocation-list", headers=verifier)
     assert rl.status_code == 200 and len(rl.content) > 50
+
+
+def test_accounts_and_error_shapes(client):
+    admin = _token(client)
+    clerk_bad = client.post("/users", json={"username": "clerkx", "password": "x" * 12,
+                                            "role": "polling_clerk", "station_code": "NOPE"},
+                            headers=admin)
+    assert clerk_bad.status_code == 404
+    user = _user(client, admin, "verifier9", "verifier")
+    r = client.post("/auth/password", json={"old_password": "wrong-one-1",
+                                            "new_password": "y" * 12}, headers=user)
+    assert r.status_code == 401
+    r = client.post("/auth/password", json={"old_password": "pass-" + "verifier9" * 2,
+                                            "new_password": "y" * 12}, headers=user)
+    assert r.status_code == 200
+    assert client.get("/auth/me", headers=user).status_code == 401  # tokens revoked
+    fresh = _token(client, "verifier9", "y" * 12)
+    assert client.post("/users/verifier9/disable", headers=admin).status_code == 200
+    assert client.get("/auth/me", headers=fresh).status_code == 401
+    bad = client.post("/auth/token", data={"username": "verifier9", "password": "y" * 12})
+    assert bad.status_code == 401
+    users = client.get("/users", headers=admin).json()["users"]
+    assert {"username": "verifier9", "role": "verifier", "station_code": None,
+            "active": False} in users
+    r = client.get("/nope", headers=admin)
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    r = client.post("/persons", data={"name": "X"},
+                    files=[("face", ("x.jpg", b"GIF89a-not-really", "image/jpeg"))],
+                    headers=admin)
+    assert r.status_code == 422 and "BytesIO" not in r.json()["message"]

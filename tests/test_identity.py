@@ -173,3 +173,24 @@ def test_dedup_race_between_processes(platform):
     assert second["status"] == "potential_duplicate"
     assert second["candidates"][0]["person_id"] == first["person_id"]
     other.engine.dispose()
+
+
+def test_review_fixes_identity(platform):
+    # Two different people's faces in one enrollment are refused.
+    with pytest.raises(InvalidInput, match="same person"):
+        service.enroll(platform, faces=[yale(11, "normal"), yale(12, "normal")],
+                       demographics=Demographics.parse("Two"), actor=ACTOR)
+    # A request id reused for another submission is a conflict, not a silent replay.
+    _enroll(platform, 2, "normal", request_id="req-1")
+    with pytest.raises(Conflict, match="different submission"):
+        _enroll(platform, 3, "normal", request_id="req-1")
+    # Merging into a record that is itself pending is refused; no merge chains.
+    a = _enroll(platform, 9, "normal")
+    held = _enroll(platform, 9, "happy", name="Held")
+    held2 = _enroll(platform, 9, "sad", name="Held too")
+    assert {c["person_id"] for c in held2["candidates"]} == {a["person_id"], held["person_id"]}
+    with pytest.raises(Conflict, match="active record"):
+        service.decide_case(platform, held2["case_id"], "duplicate", actor="adj",
+                            duplicate_of=held["person_id"])
+    res = service.decide_case(platform, held2["case_id"], "duplicate", actor="adj")
+    assert res["person"]["merged_into"] == a["person_id"]

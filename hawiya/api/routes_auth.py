@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form
 from pydantic import BaseModel
 
-from hawiya import auth
+from hawiya import audit, auth
 from hawiya.api.deps import current_user, get_platform, require
+from hawiya.errors import AuthError
 from hawiya.platform import Platform
 from hawiya.registry.models import User
 
@@ -23,9 +24,63 @@ class NewUser(BaseModel):
 @router.post("/auth/token", summary="Exchange username and password for a bearer token")
 def login(username: str = Form(...), password: str = Form(...),
           platform: Platform = Depends(get_platform)) -> dict:
+    try:
+        with platform.transaction() as session:
+            return auth.issue_token(session, username, password,
+                                    platform.settings.token_ttl_hours)
+    except AuthError:
+        with platform.transaction() as session:  # the refusal is audited on its own
+            audit.append(session, username[:100], "auth.login_failed", username[:100], {})
+        raise
+
+
+class PasswordChange(BaseModel):
+    old_password: str
+    new_password: str
+
+
+class PasswordReset(BaseModel):
+    new_password: str
+
+
+@router.post("/auth/password", summary="Change my password (all my tokens are revoked)")
+def change_password(body: PasswordChange, user: User = Depends(current_user),
+                    platform: Platform = Depends(get_platform)) -> dict:
     with platform.transaction() as session:
-        return auth.issue_token(session, username, password,
-                                platform.settings.token_ttl_hours)
+        auth.set_password(session, user.username, body.new_password, actor=user.username,
+                          old_password=body.old_password)
+    return {"username": user.username, "changed": True}
+
+
+@router.get("/users", summary="List operator accounts (admin)")
+def list_users(user: User = Depends(require()),
+               platform: Platform = Depends(get_platform)) -> dict:
+    with platform.transaction() as session:
+        return {"users": auth.list_users(session)}
+
+
+@router.post("/users/{username}/password", summary="Reset a user's password (admin)")
+def reset_password(username: str, body: PasswordReset, user: User = Depends(require()),
+                   platform: Platform = Depends(get_platform)) -> dict:
+    with platform.transaction() as session:
+        auth.set_password(session, username, body.new_password, actor=user.username)
+    return {"username": username, "changed": True}
+
+
+@router.post("/users/{username}/disable", summary="Disable an account, revoking its tokens")
+def disable(username: str, user: User = Depends(require()),
+            platform: Platform = Depends(get_platform)) -> dict:
+    with platform.transaction() as session:
+        auth.set_active(session, username, False, actor=user.username)
+    return {"username": username, "active": False}
+
+
+@router.post("/users/{username}/enable", summary="Re-enable an account (admin)")
+def enable(username: str, user: User = Depends(require()),
+           platform: Platform = Depends(get_platform)) -> dict:
+    with platform.transaction() as session:
+        auth.set_active(session, username, True, actor=user.username)
+    return {"username": username, "active": True}
 
 
 @router.get("/auth/me", summary="The logged-in user")

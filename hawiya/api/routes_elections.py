@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from hawiya.api.deps import get_platform, read_upload, require
 from hawiya.api.routes_identity import _fingers, _irises
 from hawiya.elections import checkin, geography, offline, roll, turnout
-from hawiya.errors import Forbidden
+from hawiya.errors import Forbidden, InvalidInput
 from hawiya.platform import Platform
 from hawiya.registry.models import User
 
@@ -113,7 +113,7 @@ def check_in(code: str, station: str = Form(...), voter_number: str | None = For
              finger: list[UploadFile] | None = File(None),
              finger_position: list[str] | None = Form(None),
              require_biometric: bool = Form(True),
-             user: User = Depends(require("polling_clerk")),
+             user: User = Depends(require("polling_clerk", *ADMIN)),
              platform: Platform = Depends(get_platform)) -> dict:
     _own_station(user, station)
     if not require_biometric and user.role not in ("admin", "election_admin"):
@@ -130,7 +130,8 @@ def check_in(code: str, station: str = Form(...), voter_number: str | None = For
 def sync(code: str, log: dict, user: User = Depends(require("polling_clerk", *ADMIN)),
          platform: Platform = Depends(get_platform)) -> dict:
     _own_station(user, str(log.get("station")))
-    log = dict(log, election=code)
+    if log.get("election") != code:
+        raise InvalidInput(f"this log is for election {log.get('election')!r}, not {code!r}")
     return offline.sync_station_log(platform, log, actor=user.username)
 
 

@@ -67,12 +67,6 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
              fingers: Sequence[tuple[str, ImageInput]] = (),
              require_biometric: bool = True) -> dict:
     """Check one voter in; returns ``outcome`` (one of OUTCOMES) with the details."""
-    biometric = bool(face or irises or fingers)
-    if not (voter_number or qr_text or biometric):
-        raise InvalidInput("give a voter number, an ID card QR, or a face/iris/finger capture")
-    if require_biometric and not biometric:
-        raise InvalidInput("biometric verification is required: send a face, iris or finger "
-                           "capture")
     with platform.transaction() as session:
         election = get_election(session, election_code)
         station = get_station(session, station_code)
@@ -80,6 +74,12 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
             raise Conflict(f"check-in needs a frozen roll; election {election_code!r} is "
                            f"{election.status}")
         election_id, station_id = election.id, station.id
+    biometric = bool(face or irises or fingers)
+    if not (voter_number or qr_text or biometric):
+        raise InvalidInput("give a voter number, an ID card QR, or a face/iris/finger capture")
+    if require_biometric and not biometric:
+        raise InvalidInput("biometric verification is required: send a face, iris or finger "
+                           "capture")
     method = "voter_number" if voter_number else "qr" if qr_text else "biometric_search"
     person_key = None
     if qr_text:

@@ -137,8 +137,8 @@ def sync_station_log(platform: Platform, log: dict, *, actor: str) -> dict:
     problem = _check_log(log, public_pem)
     if problem:
         with platform.transaction() as session:
-            session.add(Anomaly(election_id=election_id, kind="log_tampered",
-                                station_code=station.code, details={"reason": problem}))
+            _add_anomalies(session, election_id, station.code, [
+                {"kind": "log_tampered", "reason": problem, "head": str(log.get("head"))}])
             audit.append(session, actor, "election.sync_rejected", station.code,
                          {"election": election.code, "reason": problem})
         return {"accepted": False, "reason": problem, "recorded": 0, "anomalies": 1}
@@ -170,12 +170,21 @@ def sync_station_log(platform: Platform, log: dict, *, actor: str) -> dict:
                               "first_station": prior_station or res.get("first_station"),
                               "second_station": station.code})
     with platform.transaction() as session:
-        for a in anomalies:
-            session.add(Anomaly(election_id=election_id, kind=a["kind"],
-                                station_code=station.code, details=a))
+        _add_anomalies(session, election_id, station.code, anomalies)
         audit.append(session, actor, "election.sync", station.code,
                      {"election": election.code, "records": len(log["records"]),
                       "recorded": recorded, "anomalies": len(anomalies),
                       "head": log.get("head")})
     return {"accepted": True, "records": len(log["records"]), "recorded": recorded,
             "already_synced": already, "anomalies": anomalies}
+
+
+def _add_anomalies(session, election_id: int, station_code: str, found: list[dict]) -> None:
+    """Record anomalies once: re-syncing the same log reports them again, stores nothing."""
+    known = [a.details for a in session.scalars(select(Anomaly).where(
+        Anomaly.election_id == election_id, Anomaly.station_code == station_code))]
+    for a in found:
+        if a not in known:
+            session.add(Anomaly(election_id=election_id, kind=a["kind"],
+                                station_code=station_code, details=a))
+            known.append(a)

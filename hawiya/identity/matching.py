@@ -85,7 +85,24 @@ def extract(platform: Platform, captures: Sequence[Capture]) -> list[Template]:
                 exc.args = (exc.message,)
             raise
     _check_two_different_eyes(platform, templates)
+    _check_one_face(platform, templates)
     return templates
+
+
+def _check_one_face(platform: Platform, templates: Sequence[Template]) -> None:
+    """Several face images in one request must show one person (else one identity would
+    carry two people's faces)."""
+    faces = [t for t in templates if t.modality == "face"]
+    if len(faces) < 2:
+        return
+    engine = platform.biometric_engine("face")
+    threshold = platform.settings.dedup_threshold("face")
+    for i in range(1, len(faces)):
+        score = float(np.min(engine.compare_many(faces[i], faces[:i])))
+        if score < threshold:
+            raise InvalidInput(f"face image {i + 1} does not look like the same person as the "
+                               f"others (score {score:.3f} < {threshold:.3f}); enroll one "
+                               "person per request")
 
 
 def _check_two_different_eyes(platform: Platform, templates: Sequence[Template]) -> None:

@@ -114,13 +114,29 @@ def find_person(session: Session, key: str) -> Person:
     return person
 
 
-def _replay(session: Session, request_id: str | None) -> dict | None:
+def _replay(session: Session, request_id: str | None, submission: str | None = None
+            ) -> dict | None:
+    """The stored result of an earlier request with this id; a Conflict when the id was used
+    for a different submission (other person data or other images)."""
     if not request_id:
         return None
     prior = session.scalar(select(CaptureSession).where(CaptureSession.request_id == request_id))
     if prior is None:
         return None
-    return dict(prior.result, replayed=True)
+    result = dict(prior.result)
+    stored = result.pop("submission", None)
+    if submission and stored and stored != submission:
+        raise Conflict(f"request_id {request_id!r} was already used for a different "
+                       f"submission ({result.get('person_id')}); use a new request id")
+    return dict(result, replayed=True)
+
+
+def _submission(demographics: Demographics, captures: Sequence[matching.Capture]) -> str:
+    return request_fingerprint(
+        demographics.name, demographics.reference_id or "", str(demographics.date_of_birth),
+        demographics.sex or "", demographics.district or "",
+        *[f"{c.modality}:{c.position}" for c in captures],
+        *[read_bytes(c.image) for c in captures])
 
 
 # -- operations ------------------------------------------------------------------------------
@@ -137,11 +153,12 @@ def enroll(platform: Platform, *, demographics: Demographics, actor: str,
     """
     if request_id is not None and not REQUEST_ID_RE.match(request_id):
         raise InvalidInput("request_id: 1-128 letters, digits or _.:/-")
+    captures = matching.captures_from(faces, irises, fingers)
+    submission = _submission(demographics, captures)
     with platform.transaction() as session:
-        replay = _replay(session, request_id)
+        replay = _replay(session, request_id, submission)
         if replay:
             return replay
-    captures = matching.captures_from(faces, irises, fingers)
     if templates is None:
         templates = matching.extract(platform, captures)
     raw = ([read_bytes(c.image) for c in captures]
@@ -152,7 +169,7 @@ def enroll(platform: Platform, *, demographics: Demographics, actor: str,
             galleries = {m: platform.galleries.get(m) for m in modalities}
             try:
                 return _enroll_locked(platform, galleries, templates, raw, modalities,
-                                      demographics, actor, request_id, station)
+                                      demographics, actor, request_id, station, submission)
             except _StaleGallery:
                 continue  # another process enrolled since the sync: sync and search again
         raise Conflict("the registry is changing too fast to de-duplicate; try again")
@@ -171,12 +188,13 @@ def _lock_enrollment(session: Session) -> None:
 
 def _enroll_locked(platform: Platform, galleries: dict, templates: Sequence[Template],
                    raw: list[bytes], modalities: list[str], demographics: Demographics,
-                   actor: str, request_id: str | None, station: str | None) -> dict:
+                   actor: str, request_id: str | None, station: str | None,
+                   submission: str) -> dict:
     with platform.transaction() as session:
         _lock_enrollment(session)
         if not platform.galleries.is_current(session):
             raise _StaleGallery
-        replay = _replay(session, request_id)
+        replay = _replay(session, request_id, submission)
         if replay:
             return replay
         if demographics.reference_id and session.scalar(
@@ -225,7 +243,7 @@ def _enroll_locked(platform: Platform, galleries: dict, templates: Sequence[Temp
                   "modalities": modalities,
                   "quality": {f"{t.modality}:{t.position}": t.quality for t in templates},
                   "request_id": capture.request_id}
-        capture.result = result
+        capture.result = dict(result, submission=submission)
         rec = audit.append(session, actor, "person.enroll", person.person_id,
                            {"status": status,
                             "candidates": [{"person_id": c["person_id"],
@@ -349,10 +367,19 @@ def decide_case(platform: Platform, case_id: int, decision: str, *, actor: str,
         if decision == "distinct":
             person.status = ACTIVE
         else:
-            target = duplicate_of or (case.candidates[0]["person_id"] if case.candidates
-                                      else None)
-            if target not in {c["person_id"] for c in case.candidates}:
+            ids = [c["person_id"] for c in case.candidates]
+            statuses = dict(session.execute(select(Person.person_id, Person.status)
+                                            .where(Person.person_id.in_(ids))).all())
+            active = [pid for pid in ids if statuses.get(pid) == ACTIVE]
+            target = duplicate_of or (active[0] if active else None)
+            if target is None:
+                raise Conflict("no candidate of this case is active yet: decide their cases "
+                               "first, or name duplicate_of")
+            if target not in ids:
                 raise InvalidInput("duplicate_of must be one of the case's candidates")
+            if statuses.get(target) != ACTIVE:
+                raise Conflict(f"{target} is {statuses.get(target)}; merge into an active "
+                               "record so no chain of merges is left")
             person.status = MERGED
             person.merged_into = target
             for tid, modality in session.execute(
