@@ -128,12 +128,12 @@ def _candidates_table(cands: list[dict], title: str) -> None:
     if not cands:
         out.print(f"{title}: none")
         return
+    cols = [c for c in ("person_id", "name", "status", "score_kind") if c in cands[0]]
     table = Table(title=title)
-    for col in ("person_id", "name", "status", "score"):
+    for col in cols + ["score"]:
         table.add_column(col)
     for c in cands:
-        table.add_row(c["person_id"], str(c.get("name", "")), str(c.get("status", "")),
-                      f"{c['score']:.4f}")
+        table.add_row(*(str(c.get(col, "")) for col in cols), f"{c['score']:.4f}")
     out.print(table)
 
 
@@ -255,6 +255,8 @@ def enroll_batch(folder: Path, manifest: Annotated[Path | None, typer.Option(
             if e["status"] == "failed":
                 out.print(f"  line {e['line']} ({e['name']}): {e['error']}")
     _emit(res, as_json, render)
+    if res["failed"]:
+        raise typer.Exit(1)  # the batch ran; some rows need attention
 
 
 @app.command()
@@ -286,7 +288,7 @@ def identify(face: Annotated[Path | None, typer.Option(help="Face image")] = Non
     from hawiya.identity import service
 
     platform = _platform(data_dir)
-    keys = [k.strip() for k in among.split(",") if k.strip()] if among else None
+    keys = [k.strip() for k in among.split(",") if k.strip()] if among is not None else None
     res = service.identify(platform, face, actor=_actor(operator), top=top, restrict_to=keys,
                            irises=_irises(iris_left, iris_right),
                                 fingers=_fingers(finger))

@@ -92,7 +92,8 @@ def identify(face: UploadFile | None = File(None), iris_left: UploadFile | None 
              restrict_to: str | None = Form(None, description="comma-separated person ids"),
              user: User = Depends(require(*VERIFIERS, "adjudicator")),
              platform: Platform = Depends(get_platform)) -> dict:
-    keys = [k.strip() for k in restrict_to.split(",") if k.strip()] if restrict_to else None
+    keys = ([k.strip() for k in restrict_to.split(",") if k.strip()]
+            if restrict_to is not None else None)
     return service.identify(platform, read_upload(face, "face image") if face else None,
                             actor=user.username, top=top, restrict_to=keys,
                             irises=_irises(iris_left, iris_right),

@@ -56,6 +56,8 @@ def create_election(platform: Platform, code: str, name: str, election_date: str
     check_code(code, "election")
     e_date = _date(election_date, "election_date")
     elig = _date(eligibility_date, "eligibility_date") if eligibility_date else e_date
+    if elig > e_date:
+        raise InvalidInput("eligibility_date cannot be after the election date")
     if not 16 <= int(min_age) <= 30:
         raise InvalidInput("min_age must be between 16 and 30")
     if not (name or "").strip():
@@ -84,6 +86,8 @@ def add_district(platform: Platform, code: str, name: str, *, actor: str) -> dic
 
 def add_centre(platform: Platform, code: str, name: str, district: str, *, actor: str) -> dict:
     check_code(code, "centre")
+    if not district:
+        raise InvalidInput("a polling centre needs its district (parent)")
     with platform.transaction() as session:
         d = session.scalar(select(District).where(District.code == district))
         if d is None:
@@ -99,6 +103,8 @@ def add_station(platform: Platform, code: str, name: str, centre: str, *, actor:
     """Register a station and make its signing key; the private key is returned only here,
     for the station device (offline logs are signed with it)."""
     check_code(code, "station")
+    if not centre:
+        raise InvalidInput("a station needs its polling centre (parent)")
     key = Ed25519PrivateKey.generate()
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
