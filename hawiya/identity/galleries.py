@@ -45,9 +45,10 @@ def _new_gallery(modality: str):
         from hawiya.search.finger_gallery import FingerGallery
 
         return FingerGallery()
+    from hawiya.biometrics.workers import default_workers
     from hawiya.search.binary_gallery import BinaryGallery
 
-    return BinaryGallery()
+    return BinaryGallery(threads=default_workers())
 
 
 def _load_snapshot(modality: str, path):
@@ -59,9 +60,10 @@ def _load_snapshot(modality: str, path):
         from hawiya.search.finger_gallery import FingerGallery
 
         return FingerGallery.load(path)
+    from hawiya.biometrics.workers import default_workers
     from hawiya.search.binary_gallery import BinaryGallery
 
-    return BinaryGallery.load(path)
+    return BinaryGallery.load(path, threads=default_workers())
 
 
 def add_templates(gallery, modality: str, ids: Sequence[int],
