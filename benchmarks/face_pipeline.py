@@ -32,13 +32,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from hawiya.biometrics.face import (  # noqa: E402
-    FaceConfig,
-    FaceEngine,
-    _default_workers,
-)
+from hawiya.biometrics.face import FaceConfig, FaceEngine  # noqa: E402
 from hawiya.biometrics.face_detect import DetectConfig  # noqa: E402
 from hawiya.biometrics.template import Template  # noqa: E402
+from hawiya.biometrics.workers import default_workers  # noqa: E402
 from hawiya.imaging import load_image  # noqa: E402
 
 DEFAULT_DIR = REPO.parent / "shared" / "data" / "face" / "yale"
@@ -82,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
     if not paths:
         raise SystemExit(f"no images under {args.image_dir}")
     images = [load_image(p) for p in paths]
-    workers = args.workers or _default_workers()
+    workers = args.workers or default_workers()
 
     engine = FaceEngine(FaceConfig(detect=DetectConfig(detector=args.detector), flip=args.flip))
     engine.extract_batch(images[:2], workers=1)  # warm caches
