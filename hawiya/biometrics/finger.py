@@ -35,7 +35,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from hawiya.biometrics import finger_extract as fx
@@ -43,7 +42,12 @@ from hawiya.biometrics import finger_match as fm
 from hawiya.biometrics import iso19794_2 as iso
 from hawiya.biometrics.base import QualityReport
 from hawiya.biometrics.template import Template
-from hawiya.biometrics.workers import WorkerPool, default_workers
+from hawiya.biometrics.workers import (
+    WorkerPool,
+    default_workers,
+    extraction_result,
+    single_threaded_opencv,
+)
 from hawiya.errors import HawiyaError, InvalidInput, QualityRejected
 
 ALGORITHM = "hawiya-finger-leader"
@@ -244,17 +248,9 @@ def _extract_one(image: np.ndarray, position: str, cfg: FingerConfig, source: st
 
 def _worker_extract(args: tuple) -> Template | HawiyaError:
     image, position, cfg, source, ppi = args
-    try:
-        return _extract_one(image, position, cfg, source, ppi)
-    except HawiyaError as exc:
-        return exc
-    except Exception as exc:  # a bug must not kill the batch; report it per item
-        return QualityRejected(f"finger extraction failed: {type(exc).__name__}: {exc}",
-                               reasons=["extraction_error"])
+    return extraction_result("finger", _extract_one, image, position, cfg, source, ppi)
 
 
-def _worker_init() -> None:
-    cv2.setNumThreads(1)
 
 
 # --------------------------------------------------------------------------- engine
@@ -270,7 +266,7 @@ class FingerEngine:
 
     def __init__(self, config: FingerConfig | None = None):
         self.config = config or FingerConfig()
-        self._workers = WorkerPool("hawiya.biometrics.finger", _worker_init)
+        self._workers = WorkerPool("hawiya.biometrics.finger", single_threaded_opencv)
         self._cache: OrderedDict[bytes, fm.MinutiaeSet] = OrderedDict()
 
     # -- capture

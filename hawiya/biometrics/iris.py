@@ -59,7 +59,12 @@ from hawiya.biometrics.iris_segmentation import (
     segment,
 )
 from hawiya.biometrics.template import Template
-from hawiya.biometrics.workers import WorkerPool, default_workers
+from hawiya.biometrics.workers import (
+    WorkerPool,
+    default_workers,
+    extraction_result,
+    single_threaded_opencv,
+)
 from hawiya.errors import HawiyaError, InvalidInput, QualityRejected
 
 ALGORITHM = "hawiya-iris-loggabor"
@@ -253,17 +258,9 @@ def _extract_one(image: np.ndarray, position: str, cfg: IrisConfig) -> Template:
 
 def _worker_extract(args: tuple) -> Template | HawiyaError:
     image, position, cfg = args
-    try:
-        return _extract_one(image, position, cfg)
-    except HawiyaError as exc:
-        return exc
-    except Exception as exc:  # a bug must not kill the batch; report it per item
-        return QualityRejected(f"iris extraction failed: {type(exc).__name__}: {exc}",
-                               reasons=["extraction_error"])
+    return extraction_result("iris", _extract_one, image, position, cfg)
 
 
-def _worker_init() -> None:
-    cv2.setNumThreads(1)
 
 
 # --------------------------------------------------------------------------- engine
@@ -279,7 +276,7 @@ class IrisEngine:
 
     def __init__(self, config: IrisConfig | None = None):
         self.config = config or IrisConfig()
-        self._workers = WorkerPool("hawiya.biometrics.iris", _worker_init)
+        self._workers = WorkerPool("hawiya.biometrics.iris", single_threaded_opencv)
 
     # -- capture
     def analyse(self, image: np.ndarray) -> IrisAnalysis:

@@ -61,3 +61,23 @@ class WorkerPool:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
             self._workers = 0
+
+
+def extraction_result(modality: str, fn: Callable, *args):
+    """``fn(*args)`` with failures returned, not raised: one bad image never ends a batch."""
+    from hawiya.errors import HawiyaError, QualityRejected
+
+    try:
+        return fn(*args)
+    except HawiyaError as exc:
+        return exc
+    except Exception as exc:  # a bug must not kill the batch; report it per item
+        return QualityRejected(f"{modality} extraction failed: {type(exc).__name__}: {exc}",
+                               reasons=["extraction_error"])
+
+
+def single_threaded_opencv() -> None:
+    """Worker initializer: one OpenCV thread per worker process (the pool is the parallelism)."""
+    import cv2
+
+    cv2.setNumThreads(1)
