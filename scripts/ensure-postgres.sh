@@ -18,8 +18,11 @@ fi
 ready || { echo "PostgreSQL did not start" >&2; exit 1; }
 # Password for TCP logins on a freshly installed server (a trust-auth server ignores it).
 if ! psql -h 127.0.0.1 -U postgres -w -c "select 1" postgres >/dev/null 2>&1; then
-  $SUDO -u postgres psql -q -c "ALTER USER postgres PASSWORD 'postgres'" >&2 2>/dev/null \
-    || su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" >&2
+  if [ "$(id -u)" -eq 0 ]; then
+    su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\"" >&2
+  else
+    sudo -u postgres psql -q -c "ALTER USER postgres PASSWORD 'postgres'" >&2
+  fi
 fi
 export PGPASSWORD=postgres
 psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS \"$DB\"" postgres >&2
