@@ -38,7 +38,7 @@ from hawiya.biometrics import face_quality as fq
 from hawiya.biometrics.base import QualityReport
 from hawiya.biometrics.face_detect import DetectConfig, Detection, FaceDetector
 from hawiya.biometrics.template import Template
-from hawiya.biometrics.workers import WorkerPool, default_workers
+from hawiya.biometrics.workers import WorkerPool, extraction_result
 from hawiya.errors import (
     HawiyaError,
     InvalidImage,
@@ -218,22 +218,13 @@ class FaceEngine:
         Many images are spread over a process pool (one worker per core, models loaded
         once per worker and kept for later batches); a few run here.
         """
-        images = list(images)
-        n = workers if workers is not None else default_workers()
-        if n <= 1 or len(images) < 2 or (not self._workers.running and len(images) < 8):
-            return [self._extract_safe(img, position) for img in images]
         items = [(img, position) for img in images]
-        return [_decode_result(r) for r in self._workers.map(_worker_extract, items, n)]
+        return [_decode_result(r) for r in self._workers.run(
+            items, _worker_extract, lambda item: self._extract_safe(*item), workers)]
 
     def _extract_safe(self, image: np.ndarray, position: str = "frontal"
                       ) -> Template | HawiyaError:
-        try:
-            return self.extract(image, position)
-        except HawiyaError as exc:
-            return exc
-        except Exception as exc:  # a bug must not kill the batch; report it per item
-            return InvalidInput(f"face extraction failed: {type(exc).__name__}: {exc}",
-                                reasons=["extraction_error"])
+        return extraction_result("face", self.extract, image, position)
 
     def close(self) -> None:
         """Stop the worker processes (they are restarted by the next large batch)."""

@@ -44,7 +44,6 @@ from hawiya.biometrics.base import QualityReport
 from hawiya.biometrics.template import Template
 from hawiya.biometrics.workers import (
     WorkerPool,
-    default_workers,
     extraction_result,
     single_threaded_opencv,
 )
@@ -287,10 +286,7 @@ class FingerEngine:
                       ppi: float | None = None) -> list[Template | HawiyaError]:
         """Templates in input order; an unusable image gives its error in its slot."""
         items = [(img, position, self.config, source, ppi) for img in images]
-        n_workers = workers if workers is not None else default_workers()
-        if n_workers <= 1 or len(items) < 8:
-            return [_worker_extract(it) for it in items]
-        return list(self._workers.map(_worker_extract, items, n_workers))
+        return self._workers.run(items, _worker_extract, workers=workers)
 
     def close(self) -> None:
         self._workers.close()

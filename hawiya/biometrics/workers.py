@@ -55,6 +55,15 @@ class WorkerPool:
         chunk = max(1, min(4, len(items) // (4 * n)))
         return self.get(n).map(fn, items, chunksize=chunk)
 
+    def run(self, items: list, worker_fn: Callable, local_fn: Callable | None = None,
+            workers: int | None = None, min_batch: int = 8) -> list:
+        """Results in input order: in the workers for a large batch (or whenever they are
+        already running), here for a small one (starting processes would cost more)."""
+        n = workers if workers is not None else default_workers()
+        if n <= 1 or len(items) < 2 or (not self.running and len(items) < min_batch):
+            return [(local_fn or worker_fn)(item) for item in items]
+        return list(self.map(worker_fn, items, n))
+
     def close(self) -> None:
         """Stop the workers (a later batch starts them again)."""
         if self._pool is not None:
