@@ -50,7 +50,7 @@ class Calibration:
 
 def fuse(evidence: dict[str, float]) -> float:
     """Sum of per-modality evidence (independent modalities)."""
-    return float(min(sum(evidence.values()), MAX_EVIDENCE * len(evidence or {0: 0})))
+    return float(sum(evidence.values()))
 
 
 def evidence_for_fmr(fmr: float) -> float:
