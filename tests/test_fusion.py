@@ -13,7 +13,9 @@ def test_evidence_is_minus_log10_fmr_at_the_calibration_points():
         assert cal.evidence(thr) == pytest.approx(-math.log10(fmr))
     scores = np.linspace(-1, 1, 201)
     ev = cal.evidence(scores)
-    assert np.all(np.diff(ev) >= 0) and ev.min() == 0.0 and ev.max() == MAX_EVIDENCE
+    assert np.all(np.diff(ev) >= 0) and ev.min() == 0.0
+    assert cal.evidence(1.0) > 3.0  # extrapolated past the last point with its slope
+    assert cal.evidence(10.0) == MAX_EVIDENCE  # and clamped
 
 
 def test_bad_calibrations_are_refused():
