@@ -448,13 +448,7 @@ class IsoRecordEngine:
         return self.engine.from_iso(record)
 
     def extract_batch(self, records, workers=None) -> list:
-        out = []
-        for r in records:
-            try:
-                out.append(self.extract(r))
-            except HawiyaError as exc:
-                out.append(exc)
-        return out
+        return [extraction_result("finger", self.extract, r) for r in records]
 
     def compare_many(self, probe: Template, gallery) -> np.ndarray:
         return self.engine.compare_many(probe, gallery)

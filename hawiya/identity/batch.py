@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from hawiya.errors import HawiyaError, InvalidInput
 from hawiya.identity import matching
-from hawiya.identity.service import Demographics, enroll_safely, request_fingerprint
-from hawiya.imaging import load_image, read_bytes
+from hawiya.identity.service import Demographics, enroll_safely, submission_id
+from hawiya.imaging import load_image
 from hawiya.registry.models import Job
 
 if TYPE_CHECKING:
@@ -97,9 +97,8 @@ def enroll_batch(platform: Platform, folder: str | Path, manifest: str | Path | 
                 demo = Demographics.parse(r.get("name", ""), r.get("reference_id") or None,
                                           r.get("date_of_birth") or None, r.get("sex") or None,
                                           r.get("district") or None)
-                request_id = (r.get("request_id") or "").strip() or request_fingerprint(
-                    "enroll-batch", demo.name, demo.reference_id or "",
-                    *[read_bytes(p) for p in paths + [img for _, img in irises]])
+                request_id = (r.get("request_id") or "").strip() or "batch:" + submission_id(
+                    demo, matching.captures_from(paths, irises))
                 res = enroll_safely(platform, faces=paths, irises=irises, demographics=demo,
                                     actor=actor, request_id=request_id, station=station,
                                     templates=items)

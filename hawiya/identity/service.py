@@ -8,6 +8,7 @@ the gallery's registry fingerprint check.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -131,12 +132,14 @@ def _replay(session: Session, request_id: str | None, submission: str | None = N
     return dict(result, replayed=True)
 
 
-def _submission(demographics: Demographics, captures: Sequence[matching.Capture]) -> str:
+def submission_id(demographics: Demographics, captures: Sequence[matching.Capture],
+                  blobs: Sequence[bytes] | None = None) -> str:
+    """What a submission is: its person data and image bytes (idempotency is per content)."""
+    blobs = blobs if blobs is not None else [read_bytes(c.image) for c in captures]
     return request_fingerprint(
         demographics.name, demographics.reference_id or "", str(demographics.date_of_birth),
         demographics.sex or "", demographics.district or "",
-        *[f"{c.modality}:{c.position}" for c in captures],
-        *[read_bytes(c.image) for c in captures])
+        *[f"{c.modality}:{c.position}" for c in captures], *blobs)
 
 
 # -- operations ------------------------------------------------------------------------------
@@ -154,15 +157,16 @@ def enroll(platform: Platform, *, demographics: Demographics, actor: str,
     if request_id is not None and not REQUEST_ID_RE.match(request_id):
         raise InvalidInput("request_id: 1-128 letters, digits or _.:/-")
     captures = matching.captures_from(faces, irises, fingers)
-    submission = _submission(demographics, captures)
+    blobs = [read_bytes(c.image) for c in captures]  # each file read once, bounded
+    captures = [dataclasses.replace(c, image=b) for c, b in zip(captures, blobs, strict=True)]
+    submission = submission_id(demographics, captures, blobs)
     with platform.transaction() as session:
         replay = _replay(session, request_id, submission)
         if replay:
             return replay
     if templates is None:
         templates = matching.extract(platform, captures)
-    raw = ([read_bytes(c.image) for c in captures]
-           if platform.settings.keep_raw_images and captures else [])
+    raw = blobs if platform.settings.keep_raw_images else []
     modalities = sorted({t.modality for t in templates})
     with platform.enroll_lock:
         for _attempt in range(5):
