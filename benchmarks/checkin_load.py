@@ -36,9 +36,10 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from hawiya import auth
+from hawiya.app import build_platform
 from hawiya.config import load_settings
 from hawiya.elections import geography, roll
-from hawiya.identity.galleries import template_context
+from hawiya.identity.templates import template_context
 from hawiya.platform import Platform
 from hawiya.registry.models import BiometricTemplate, CheckIn, Person
 
@@ -118,7 +119,7 @@ def run(args) -> dict:
     if args.db == "postgresql":
         db_url, pg_name = make_pg_database(args.pg_admin_url)
     settings = load_settings(tmp / "data", db_url)
-    platform = Platform(settings)
+    platform = build_platform(settings)
     platform.init()
     t0 = time.perf_counter()
     by_station = seed(platform, args.stations, args.voters_per_station, args.verify)

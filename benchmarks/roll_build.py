@@ -22,9 +22,9 @@ from rich.console import Console
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
+from hawiya.app import build_platform
 from hawiya.config import load_settings
 from hawiya.elections import geography, roll
-from hawiya.platform import Platform
 from hawiya.registry.models import Person
 
 console = Console(stderr=True)
@@ -40,7 +40,7 @@ def one(size: int, db: str, pg_admin: str) -> dict:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         eng.dispose()
         url = make_url(pg_admin).set(database=name).render_as_string(hide_password=False)
-    p = Platform(load_settings(tmp / "data", url))
+    p = build_platform(load_settings(tmp / "data", url))
     p.init()
     geography.create_election(p, "R", "Roll bench", "2026-12-01", actor="bench")
     for d in range(20):

@@ -1,78 +1,243 @@
-"""Settings from the environment (and defaults), resolved once per process.
+"""One settings object: defaults, then an optional YAML file (``HAWIYA_CONFIG``), then the
+environment, then explicit arguments; validated once at start-up.
 
-Everything deployment-specific lives here: where data goes, which database, which key
-encrypts templates, and the decision thresholds that came from ``hawiya eval`` runs.
+Sections: one per modality (engine, engine parameters including quality limits,
+thresholds, calibration points), and one per service (fusion, credentials, auth). A bad
+value stops start-up with its key and the reason (:class:`hawiya.errors.ConfigError`).
+Decisions read thresholds and calibration from here each time they run, so one change
+moves single-modality and fused decisions together.
+
+Environment: ``HAWIYA_<KEY>`` for top-level keys, ``HAWIYA_<SECTION>__<KEY>`` for nested
+ones (``HAWIYA_MODALITIES__FACE__THRESHOLDS__VERIFY=0.94``), and the older flat names
+(``HAWIYA_FACE_THRESHOLD``…) listed in ``LEGACY_ENV``.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field
+import re
 from pathlib import Path
+from typing import Any
 
-# Face decision thresholds on the cosine similarity of L2-normalised dlib embeddings, from
-# `hawiya eval face ../shared/data/face/yale` (README "Accuracy"): 0.937 is the FMR 1e-2 point
-# there (1e-3 is 0.950, EER 0.9325). Yale's grayscale single-camera impostors score unusually
-# high, so its 1e-3 point would reject many genuine colour photos; 0.937 is also about dlib's
-# Euclidean 0.49 on raw descriptors, stricter than dlib's LFW operating point (0.6 ≈ 0.91).
-# De-duplication uses the lower EER point: a candidate goes to a human, not to a verdict.
-# Calibrate per deployment on data that looks like it (HAWIYA_FACE_THRESHOLD).
-FACE_VERIFY_THRESHOLD = 0.937
-FACE_DEDUP_THRESHOLD = 0.93
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-# Iris scores are 1 - normalised fractional Hamming distance (hawiya.biometrics.iris), from
-# `hawiya eval iris ../shared/data/iris/casia1`: FMR 1e-2 at 0.594, 1e-3 at 0.612, 1e-4 at
-# 0.627 (283,122 impostor pairs). Verify at the 1e-4 point, de-duplicate at 1e-3.
-IRIS_VERIFY_THRESHOLD = 0.627
-IRIS_DEDUP_THRESHOLD = 0.612
+from hawiya.errors import ConfigError
 
-# Finger scores (hawiya.biometrics.finger) from `hawiya eval finger DB --fvc` on FVC2002
-# DB1-4_B: FMR 1e-3 at 0.165 / 0.167 / 0.143 / 0.198 per set, 0.172 pooled; 1e-2 at 0.134
-# pooled. Verify at the most conservative set's 1e-3 point, de-duplicate at the pooled one.
-FINGER_VERIFY_THRESHOLD = 0.20
-FINGER_DEDUP_THRESHOLD = 0.172
-
-# (FMR, threshold) calibration points used to fuse modalities (hawiya.biometrics.fusion); the
-# 0.5 points are the impostor score means of the same runs.
-CALIBRATION = {
-    "face": ((0.5, 0.841), (1e-2, 0.937), (1e-3, 0.950), (1e-4, 0.958)),
-    "iris": ((0.5, 0.548), (1e-2, 0.594), (1e-3, 0.612), (1e-4, 0.627)),
-    "finger": ((0.5, 0.057), (1e-2, 0.134), (1e-3, 0.172)),
+# -- defaults for the shipped modalities ---------------------------------------------------
+# Face thresholds are cosine similarities of L2-normalised dlib embeddings, from
+# `hawiya eval face ../shared/data/face/yale` (README "Accuracy"): 0.937 is the FMR 1e-2
+# point there (1e-3 is 0.950, EER 0.9325). De-duplication uses the lower EER point: a
+# candidate goes to a human, not to a verdict. Calibrate per deployment.
+# Iris scores are 1 - normalised fractional Hamming distance, from `hawiya eval iris
+# ../shared/data/iris/casia1`: FMR 1e-2 at 0.594, 1e-3 at 0.612, 1e-4 at 0.627.
+# Finger scores from `hawiya eval finger DB --fvc` on FVC2002 DB1-4_B: FMR 1e-3 at
+# 0.165 / 0.167 / 0.143 / 0.198 per set, 0.172 pooled; verify at the most conservative set.
+# Calibration points are (FMR, threshold); the 0.5 points are the impostor score means.
+DEFAULT_MODALITIES: dict[str, dict[str, Any]] = {
+    "face": {"engine": "dlib-resnet", "thresholds": {"verify": 0.937, "dedup": 0.93},
+             "calibration": [(0.5, 0.841), (1e-2, 0.937), (1e-3, 0.950), (1e-4, 0.958)]},
+    "iris": {"engine": "hawiya-iris-loggabor", "thresholds": {"verify": 0.627, "dedup": 0.612},
+             "calibration": [(0.5, 0.548), (1e-2, 0.594), (1e-3, 0.612), (1e-4, 0.627)]},
+    "finger": {"engine": "hawiya-finger-leader",
+               "thresholds": {"verify": 0.20, "dedup": 0.172},
+               "calibration": [(0.5, 0.057), (1e-2, 0.134), (1e-3, 0.172)]},
 }
-# A fused (several modalities) decision accepts at this false-match rate.
-FUSION_TARGET_FMR = 1e-4
+
+# Older flat environment names, kept because operators' scripts set them.
+LEGACY_ENV: dict[str, tuple[str, ...]] = {
+    "HAWIYA_FACE_THRESHOLD": ("modalities", "face", "thresholds", "verify"),
+    "HAWIYA_FACE_DEDUP_THRESHOLD": ("modalities", "face", "thresholds", "dedup"),
+    "HAWIYA_IRIS_THRESHOLD": ("modalities", "iris", "thresholds", "verify"),
+    "HAWIYA_IRIS_DEDUP_THRESHOLD": ("modalities", "iris", "thresholds", "dedup"),
+    "HAWIYA_FINGER_THRESHOLD": ("modalities", "finger", "thresholds", "verify"),
+    "HAWIYA_FINGER_DEDUP_THRESHOLD": ("modalities", "finger", "thresholds", "dedup"),
+    "HAWIYA_FACE_DETECTOR": ("modalities", "face", "params", "detect", "detector"),
+    "HAWIYA_FUSION_TARGET_FMR": ("fusion", "target_fmr"),
+    "HAWIYA_ISSUING_STATE": ("credentials", "issuing_state"),
+    "HAWIYA_ISSUING_AUTHORITY": ("credentials", "issuing_authority"),
+}
+SECRET_KEYS = ("template_key", "password")
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
-@dataclass
-class Settings:
-    data_dir: Path
-    database_url: str
-    face_verify_threshold: float = FACE_VERIFY_THRESHOLD
-    face_dedup_threshold: float = FACE_DEDUP_THRESHOLD
-    iris_verify_threshold: float = IRIS_VERIFY_THRESHOLD
-    iris_dedup_threshold: float = IRIS_DEDUP_THRESHOLD
-    finger_verify_threshold: float = FINGER_VERIFY_THRESHOLD
-    finger_dedup_threshold: float = FINGER_DEDUP_THRESHOLD
-    fusion_target_fmr: float = FUSION_TARGET_FMR
-    face_detector: str = "hog"
+class Thresholds(Section):
+    verify: float = Field(description="1:1 decision threshold (score ≥ threshold matches)")
+    dedup: float = Field(description="threshold that holds an enrolment for adjudication")
+
+    @field_validator("verify", "dedup")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+
+class ModalitySettings(Section):
+    """One modality: which engine, its parameters (including quality limits), thresholds and
+    the (FMR, threshold) calibration that turns its scores into evidence."""
+
+    enabled: bool = True
+    engine: str
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="engine parameters (see the engine's config)")
+    thresholds: Thresholds
+    calibration: list[tuple[float, float]]
+
+    @field_validator("calibration")
+    @classmethod
+    def _calibration(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        from hawiya.biometrics.fusion import Calibration
+
+        Calibration(tuple(tuple(p) for p in points))  # raises ValueError with the reason
+        return points
+
+
+class FusionSettings(Section):
+    target_fmr: float = Field(1e-4, gt=0, lt=1,
+                              description="FMR at which a fused multimodal decision accepts")
+
+
+class CredentialsSettings(Section):
     issuing_state: str = "UTO"
-    issuing_authority: str = "Hawiya Civil Registry"
-    document_valid_years: int = 10
+    issuing_authority: str = Field("Hawiya Civil Registry", min_length=1, max_length=100)
+    document_valid_years: int = Field(10, ge=1, le=50)
+
+    @field_validator("issuing_state")
+    @classmethod
+    def _state(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Z<]{3}", v):
+            raise ValueError("must be a 3-letter ICAO code such as UTO or LBY")
+        return v
+
+
+class AuthSettings(Section):
+    token_ttl_hours: int = Field(12, ge=1, le=24 * 30)
+
+
+class _Defaults(PydanticBaseSettingsSource):
+    """Lowest-priority source: the shipped per-modality sections, deep-merged under
+    whatever the file and environment set."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - not used
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {"modalities": {m: dict(v) for m, v in DEFAULT_MODALITIES.items()}}
+
+
+class _YamlFile(PydanticBaseSettingsSource):
+    """The YAML file named by ``HAWIYA_CONFIG`` (if any)."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - not used
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("HAWIYA_CONFIG")
+        if not path:
+            return {}
+        return read_yaml(Path(path))
+
+
+class _LegacyEnv(PydanticBaseSettingsSource):
+    def get_field_value(self, field, field_name):  # pragma: no cover - not used
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, path in LEGACY_ENV.items():
+            raw = os.environ.get(name)
+            if raw in (None, ""):
+                continue
+            node = out
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = raw
+        if os.environ.get("HAWIYA_KEEP_RAW_IMAGES"):
+            out["keep_raw_images"] = os.environ["HAWIYA_KEEP_RAW_IMAGES"] in ("1", "true",
+                                                                             "yes")
+        return out
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: the top level must be a mapping of sections")
+    return data
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HAWIYA_", env_nested_delimiter="__",
+                                      extra="forbid", validate_default=True)
+
+    data_dir: Path = Path("./hawiya-data")
+    database_url: str | None = Field(None, description="default sqlite:///DATA_DIR/hawiya.db")
+    template_key: SecretStr | None = Field(
+        None, description="base64 AES-256 key for templates (else DATA_DIR/keys/template.key)")
     keep_raw_images: bool = False
-    token_ttl_hours: int = 12
-    extra: dict = field(default_factory=dict)
+    modalities: dict[str, ModalitySettings]
+    fusion: FusionSettings = Field(default_factory=FusionSettings)
+    credentials: CredentialsSettings = Field(default_factory=CredentialsSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings,
+                                   dotenv_settings, file_secret_settings):
+        return (init_settings, env_settings, _LegacyEnv(settings_cls),
+                _YamlFile(settings_cls), _Defaults(settings_cls))
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        return v or None
+
+    def model_post_init(self, _context: Any) -> None:
+        self.data_dir = Path(self.data_dir).resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'hawiya.db'}"
+
+    # -- per-modality lookups (read at decision time) ---------------------------------
+    def modality(self, name: str) -> ModalitySettings:
+        try:
+            return self.modalities[name]
+        except KeyError:
+            raise ConfigError(f"modalities.{name}: no such section") from None
 
     def verify_threshold(self, modality: str) -> float:
-        return getattr(self, f"{modality}_verify_threshold")
+        return self.modality(modality).thresholds.verify
 
     def dedup_threshold(self, modality: str) -> float:
-        return getattr(self, f"{modality}_dedup_threshold")
+        return self.modality(modality).thresholds.dedup
 
+    def calibration(self, modality: str):
+        from hawiya.biometrics.fusion import Calibration
+
+        return Calibration(tuple(tuple(p) for p in self.modality(modality).calibration))
+
+    @property
+    def fusion_target_fmr(self) -> float:
+        return self.fusion.target_fmr
+
+    # -- paths --------------------------------------------------------------------------
     @property
     def key_dir(self) -> Path:
         return self.data_dir / "keys"
@@ -89,24 +254,47 @@ class Settings:
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
 
+    # -- display --------------------------------------------------------------------------
+    def public_dict(self) -> dict[str, Any]:
+        """The effective configuration, secrets masked (``hawiya config show``)."""
+        data = self.model_dump(mode="json")
+        data["database_url"] = _mask_url(self.database_url or "")
+        return _mask(data)
+
+
+def _mask_url(url: str) -> str:
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def _mask(node: Any, key: str = "") -> Any:
+    if isinstance(node, dict):
+        return {k: _mask(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_mask(v, key) for v in node]
+    if node is not None and any(s in key for s in SECRET_KEYS):
+        return "***"
+    return node
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err.get("loc", ())) or "(top level)"
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown setting"
+        lines.append(f"{key}: {msg}")
+    return "; ".join(lines)
+
 
 def load_settings(data_dir: str | os.PathLike | None = None,
-                  database_url: str | None = None) -> Settings:
-    base = Path(data_dir or os.environ.get("HAWIYA_DATA_DIR") or "./hawiya-data").resolve()
-    url = database_url or os.environ.get("HAWIYA_DATABASE_URL") or f"sqlite:///{base / 'hawiya.db'}"
-    return Settings(
-        data_dir=base,
-        database_url=url,
-        face_verify_threshold=_env_float("HAWIYA_FACE_THRESHOLD", FACE_VERIFY_THRESHOLD),
-        face_dedup_threshold=_env_float("HAWIYA_FACE_DEDUP_THRESHOLD", FACE_DEDUP_THRESHOLD),
-        iris_verify_threshold=_env_float("HAWIYA_IRIS_THRESHOLD", IRIS_VERIFY_THRESHOLD),
-        iris_dedup_threshold=_env_float("HAWIYA_IRIS_DEDUP_THRESHOLD", IRIS_DEDUP_THRESHOLD),
-        finger_verify_threshold=_env_float("HAWIYA_FINGER_THRESHOLD", FINGER_VERIFY_THRESHOLD),
-        finger_dedup_threshold=_env_float("HAWIYA_FINGER_DEDUP_THRESHOLD",
-                                          FINGER_DEDUP_THRESHOLD),
-        fusion_target_fmr=_env_float("HAWIYA_FUSION_TARGET_FMR", FUSION_TARGET_FMR),
-        face_detector=os.environ.get("HAWIYA_FACE_DETECTOR", "hog"),
-        issuing_state=os.environ.get("HAWIYA_ISSUING_STATE", "UTO"),
-        issuing_authority=os.environ.get("HAWIYA_ISSUING_AUTHORITY", "Hawiya Civil Registry"),
-        keep_raw_images=os.environ.get("HAWIYA_KEEP_RAW_IMAGES", "0") in ("1", "true", "yes"),
-    )
+                  database_url: str | None = None, **overrides: Any) -> Settings:
+    """The effective settings; a bad value raises ConfigError naming the key and reason."""
+    if data_dir is not None:
+        overrides["data_dir"] = Path(data_dir)
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid configuration: {_explain(exc)}") from None

@@ -35,9 +35,9 @@ def create_key(path: Path) -> bool:
     return True
 
 
-def load_key(path: Path) -> bytes:
-    env = os.environ.get("HAWIYA_TEMPLATE_KEY")
-    raw = env.encode() if env else None
+def load_key(path: Path, configured: str | None = None) -> bytes:
+    """The template key: ``configured`` (settings ``template_key``) or the key file."""
+    raw = configured.encode() if configured else None
     if raw is None:
         if not path.exists():
             raise ConfigError(f"no template key at {path}; run `hawiya init` first")

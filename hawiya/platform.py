@@ -1,7 +1,9 @@
-"""The running platform: settings, database, cipher, engines and galleries, made once.
+"""The running platform's resources: settings, database, cipher, keys, engines and
+galleries, made once and handed to the service functions.
 
-CLI commands, the API server and tests each build one ``Platform`` and hand it to the
-service functions; engines and galleries load lazily so a command that needs no face model
+This module sits below the services: it never imports one. The composition root
+(:mod:`hawiya.app`) builds a Platform and plugs in what services contribute (the gallery
+manager, named search scopes). Engines load lazily, so a command that needs no face model
 does not pay for loading one.
 """
 
@@ -10,9 +12,11 @@ from __future__ import annotations
 import base64
 import threading
 from functools import cached_property
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from hawiya.biometrics import modalities
 from hawiya.config import Settings, load_settings
 from hawiya.crypto import Cipher, create_key, load_key
 from hawiya.registry import migrate
@@ -22,6 +26,8 @@ from hawiya.registry.db import make_engine, make_session_factory, transaction
 class Platform:
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or load_settings()
+        modalities.validate(self.settings)  # a bad engine or parameter stops start-up here
+        self.galleries: Any = None  # set by hawiya.app.build_platform
         self.engine = make_engine(self.settings.database_url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         # One enrollment at a time in this process: the dedup search and the commit must not
@@ -48,7 +54,9 @@ class Platform:
     # -- lazily loaded parts ---------------------------------------------------
     @cached_property
     def cipher(self) -> Cipher:
-        return Cipher(load_key(self.settings.template_key_path))
+        key = self.settings.template_key
+        return Cipher(load_key(self.settings.template_key_path,
+                               key.get_secret_value() if key else None))
 
     @property
     def authority_keys(self):
@@ -78,43 +86,11 @@ class Platform:
         except ValueError:
             return False
 
-    @cached_property
-    def face_engine(self):
-        from hawiya.biometrics.face import get_face_engine
-
-        return get_face_engine(self.settings.face_detector)
-
-    @cached_property
-    def iris_engine(self):
-        from hawiya.biometrics.iris import get_iris_engine
-
-        return get_iris_engine()
-
-    @cached_property
-    def finger_engine(self):
-        from hawiya.biometrics.finger import get_finger_engine
-
-        return get_finger_engine()
-
     def biometric_engine(self, modality: str):
-        """The engine of a modality (loaded on first use)."""
-        if modality == "face":
-            return self.face_engine
-        if modality == "iris":
-            return self.iris_engine
-        if modality == "finger":
-            return self.finger_engine
-        from hawiya.errors import InvalidInput
-
-        raise InvalidInput(f"modality {modality!r} is not supported here")
-
-    @cached_property
-    def galleries(self):
-        from hawiya.identity.galleries import GalleryManager
-
-        return GalleryManager(self)
+        """The configured engine of a modality (loaded on first use, then shared)."""
+        return modalities.engine_for(self.settings, modality)
 
     def close(self) -> None:
-        if "galleries" in self.__dict__:
+        if self.galleries is not None:
             self.galleries.save_all()
         self.engine.dispose()

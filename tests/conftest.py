@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from hawiya.app import build_platform
 from hawiya.config import load_settings
-from hawiya.platform import Platform
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 YALE = SHARED / "face" / "yale"
@@ -45,9 +45,9 @@ def pg_database():
     admin.dispose()
 
 
-def _make_platform(tmp_path: Path, url: str | None) -> Platform:
+def _make_platform(tmp_path: Path, url: str | None) -> object:
     settings = load_settings(tmp_path / "data", url)
-    p = Platform(settings)
+    p = build_platform(settings)
     p.init()
     return p
 

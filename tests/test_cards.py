@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 from hawiya.credentials import cards, keys, signed
-from hawiya.credentials.mrz import build_td1, parse_mrz
+from hawiya.credentials.mrz_build import build_td1
+from hawiya.credentials.mrz_parse import parse_mrz
 from hawiya.errors import InvalidImage, InvalidInput
 
 TODAY = date(2026, 6, 1)

@@ -7,8 +7,8 @@ import pytest
 from hawiya.credentials import documents, keys, revocation, signed
 from hawiya.credentials.cards import read_qr
 from hawiya.errors import Conflict, InvalidInput
-from hawiya.identity import service
-from hawiya.identity.service import Demographics
+from hawiya.identity.persons import Demographics
+from tests import calls as service
 from tests.conftest import yale
 
 

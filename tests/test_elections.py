@@ -6,11 +6,11 @@ import threading
 import pytest
 from sqlalchemy import func, select, text
 
-from hawiya.elections import checkin, geography, offline, roll, turnout
+from hawiya.elections import geography, offline, roll, turnout
 from hawiya.errors import Conflict, InvalidInput
-from hawiya.identity import service
-from hawiya.identity.service import Demographics
+from hawiya.identity.persons import Demographics
 from hawiya.registry.models import CheckIn
+from tests import calls as service
 from tests.conftest import yale
 
 ADMIN = "eadmin"
@@ -77,32 +77,32 @@ def test_check_in_outcomes(platform, election):
     v1 = election["voter"][1]
     s1 = election["station_of"][v1]
     other = "S2" if s1 == "S1" else "S1"
-    ok = checkin.check_in(platform, "GE26", s1, clerk="clerk1", voter_number=v1,
+    ok = service.check_in(platform, "GE26", s1, clerk="clerk1", voter_number=v1,
                           face=yale(1, "sad"))
     assert ok["outcome"] == "checked_in" and ok["score"] >= 0.9
-    again = checkin.check_in(platform, "GE26", s1, clerk="clerk1", voter_number=v1,
+    again = service.check_in(platform, "GE26", s1, clerk="clerk1", voter_number=v1,
                              face=yale(1, "sleepy"))
     assert again["outcome"] == "already_checked_in" and again["first_station"] == s1
     v2 = election["voter"][2]
     s2 = election["station_of"][v2]
     wrong = "S1" if s2 != "S1" else "S2"
-    res = checkin.check_in(platform, "GE26", wrong, clerk="c", voter_number=v2,
+    res = service.check_in(platform, "GE26", wrong, clerk="c", voter_number=v2,
                            face=yale(2, "sad"))
     assert res["outcome"] == "wrong_station" and res["assigned_station"] == s2
-    res = checkin.check_in(platform, "GE26", s2, clerk="c", voter_number=v2,
+    res = service.check_in(platform, "GE26", s2, clerk="c", voter_number=v2,
                            face=yale(3, "sad"))
     assert res["outcome"] == "verification_failed"
-    res = checkin.check_in(platform, "GE26", other, clerk="c", voter_number="GE26-00009999",
+    res = service.check_in(platform, "GE26", other, clerk="c", voter_number="GE26-00009999",
                            face=yale(2, "sad"))
     assert res["outcome"] == "not_on_roll"
     # Found by face alone, within the roll.
-    res = checkin.check_in(platform, "GE26", "S3", clerk="c", face=yale(3, "sad"))
+    res = service.check_in(platform, "GE26", "S3", clerk="c", face=yale(3, "sad"))
     assert res["outcome"] == "checked_in" and res["person_id"] == election["people"][3]
     # Someone registered but not on the roll (under age) is not on the roll.
-    res = checkin.check_in(platform, "GE26", "S1", clerk="c", face=yale(7, "sad"))
+    res = service.check_in(platform, "GE26", "S1", clerk="c", face=yale(7, "sad"))
     assert res["outcome"] == "not_on_roll"
     with pytest.raises(InvalidInput):
-        checkin.check_in(platform, "GE26", s2, clerk="c", voter_number=v2)
+        service.check_in(platform, "GE26", s2, clerk="c", voter_number=v2)
     t = turnout.turnout(platform, "GE26")
     assert (t["roll"], t["checked_in"]) == (3, 2)
     assert t["district"]["D2"]["turnout"] == 1.0
@@ -114,7 +114,7 @@ def test_no_double_check_in_under_concurrency(platform, election):
     results = []
 
     def go():
-        results.append(checkin.check_in(platform, "GE26", s2, clerk="c", voter_number=v2,
+        results.append(service.check_in(platform, "GE26", s2, clerk="c", voter_number=v2,
                                         require_biometric=False)["outcome"])
 
     threads = [threading.Thread(target=go) for _ in range(8)]
@@ -146,7 +146,7 @@ def test_offline_station_sync_and_tampering(platform, election):
     assert offline.sync_station_log(platform, bad_sig, actor="central")["accepted"] is False
 
     # The same voter also checked in online at the same station: a double check-in.
-    online = checkin.check_in(platform, "GE26", st, clerk="c", voter_number=v1,
+    online = service.check_in(platform, "GE26", st, clerk="c", voter_number=v1,
                               require_biometric=False)
     assert online["outcome"] == "checked_in"
     res = offline.sync_station_log(platform, log, actor="central")
@@ -162,11 +162,11 @@ def test_check_in_with_id_card_qr(platform, election):
     from hawiya.credentials import documents
 
     card = documents.issue_card(platform, election["people"][3], actor="issuer")
-    res = checkin.check_in(platform, "GE26", "S3", clerk="c", qr_text=card["qr_text"],
+    res = service.check_in(platform, "GE26", "S3", clerk="c", qr_text=card["qr_text"],
                            face=yale(3, "sad"))
     assert res["outcome"] == "checked_in" and res["method"] == "qr"
     with pytest.raises(InvalidInput, match="QR refused"):
-        checkin.check_in(platform, "GE26", "S3", clerk="c", qr_text="HW1:broken",
+        service.check_in(platform, "GE26", "S3", clerk="c", qr_text="HW1:broken",
                          face=yale(3, "sad"))
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hawiya.biometrics.fusion import MAX_EVIDENCE, Calibration, evidence_for_fmr, fuse
-from hawiya.config import CALIBRATION
+from hawiya.config import DEFAULT_MODALITIES
 
 
 def test_evidence_is_minus_log10_fmr_at_the_calibration_points():
@@ -28,5 +28,5 @@ def test_bad_calibrations_are_refused():
 def test_fusion_adds_evidence_and_shipped_calibrations_are_valid():
     assert fuse({"face": 2.0, "iris": 4.0}) == 6.0
     assert evidence_for_fmr(1e-4) == pytest.approx(4.0)
-    for points in CALIBRATION.values():
+    for points in (m["calibration"] for m in DEFAULT_MODALITIES.values()):
         Calibration(points)

@@ -5,11 +5,11 @@ import pytest
 from sqlalchemy import func, select, text
 
 from hawiya import audit
+from hawiya.app import build_platform
 from hawiya.errors import Conflict, InvalidImage, InvalidInput, NotFound, QualityRejected
-from hawiya.identity import service
-from hawiya.identity.service import Demographics
-from hawiya.platform import Platform
+from hawiya.identity.persons import Demographics
 from hawiya.registry.models import BiometricTemplate, Person
+from tests import calls as service
 from tests.conftest import yale
 
 ACTOR = "officer1"
@@ -35,7 +35,7 @@ def test_enroll_dedup_verify_identify(platform):
     dup = _enroll(platform, 1, "happy", name="Someone Else")
     assert dup["status"] == "potential_duplicate"
     assert dup["candidates"][0]["person_id"] == a["person_id"]
-    assert dup["candidates"][0]["score"] >= platform.settings.face_dedup_threshold
+    assert dup["candidates"][0]["score"] >= platform.settings.dedup_threshold("face")
 
     genuine = service.verify(platform, a["person_id"], yale(1, "sad"), actor=ACTOR)
     assert genuine["match"] is True and genuine["score"] >= genuine["threshold"]
@@ -127,13 +127,13 @@ def test_gallery_is_rebuilt_from_the_registry(platform):
     a = _enroll(platform, 9, "normal")
     platform.galleries.save_all()
     # A fresh process: loads the snapshot (fingerprint matches).
-    fresh = Platform(platform.settings)
+    fresh = build_platform(platform.settings)
     assert len(fresh.galleries.get("face")) == 1
     # Snapshot gone and registry changed behind its back: rebuilt from templates.
     for f in platform.settings.gallery_dir.iterdir():
         f.unlink()
     _enroll(platform, 10, "normal")
-    again = Platform(platform.settings)
+    again = build_platform(platform.settings)
     assert len(again.galleries.get("face")) == 2
     # A running process notices another writer's enrollment.
     _enroll(again, 11, "normal")
@@ -157,7 +157,7 @@ def test_audit_detects_tampering_with_identity_records(platform):
 def test_dedup_race_between_processes(platform):
     """Another process enrolls the same person between this process's gallery sync and its
     commit: the enrollment lock sees the newer template, re-syncs and holds the duplicate."""
-    other = Platform(platform.settings)
+    other = build_platform(platform.settings)
     first = {}
     real_get = platform.galleries.get
 

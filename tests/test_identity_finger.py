@@ -4,9 +4,9 @@ and the gallery's pre-filter + full match path (FVC2002 DB1_B images)."""
 import pytest
 
 from hawiya.errors import InvalidInput, NotFound
-from hawiya.identity import service
-from hawiya.identity.service import Demographics
+from hawiya.identity.persons import Demographics
 from hawiya.search.finger_gallery import FingerGallery
+from tests import calls as service
 from tests.conftest import SHARED
 
 FVC = SHARED / "finger" / "fvc2002" / "DB1_B"

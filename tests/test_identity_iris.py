@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from hawiya.errors import InvalidInput, NotFound, QualityRejected
-from hawiya.identity import service
-from hawiya.identity.service import Demographics
+from hawiya.identity.persons import Demographics
+from tests import calls as service
 from tests.conftest import casia, yale
 
 ACTOR = "officer1"

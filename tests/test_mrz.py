@@ -9,17 +9,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from hawiya.credentials.mrz import (
-    CHARSET,
-    SEGMENTS,
-    build,
-    build_td1,
-    build_td2,
-    build_td3,
-    check_digit,
-    format_name,
-    parse_mrz,
-)
+from hawiya.credentials.mrz_build import build, build_td1, build_td2, build_td3, format_name
+from hawiya.credentials.mrz_format import CHARSET, SEGMENTS, check_digit
+from hawiya.credentials.mrz_parse import parse_mrz
 from hawiya.errors import InvalidInput
 
 TODAY = date(2026, 11, 24)

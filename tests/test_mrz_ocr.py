@@ -16,7 +16,8 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from hawiya.credentials.mrz import build, parse_mrz
+from hawiya.credentials.mrz_build import build
+from hawiya.credentials.mrz_parse import parse_mrz
 from hawiya.errors import InvalidImage
 
 mrz_ocr = pytest.importorskip("hawiya.credentials.mrz_ocr")
@@ -178,7 +179,7 @@ def test_unrepairable_reading_is_left_alone_and_invalid():
 
 def _ambiguous_visa() -> tuple[str, str]:
     """A visa (no composite) whose number admits two different check-digit repairs."""
-    from hawiya.credentials.mrz import check_digit
+    from hawiya.credentials.mrz_format import check_digit
 
     line1 = "VNUTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<"
     rest = "UTO6908061F9406236ZE184226B<<<<<<<"

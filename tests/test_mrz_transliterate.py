@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hawiya.credentials.mrz import format_name
+from hawiya.credentials.mrz_build import format_name
 from hawiya.credentials.transliterate import LATIN, LATIN_ALTERNATIVES, transliterate
 from hawiya.errors import InvalidInput
 

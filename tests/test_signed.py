@@ -12,20 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hawiya.credentials import keys, signed
-from hawiya.credentials.signed import (
-    CHECKS,
-    CREDENTIAL_AAD,
-    CBORError,
-    Tag,
-    b45decode,
-    b45encode,
-    cbor_decode,
-    cbor_encode,
-    decode_qr_text,
-    encode_qr_text,
-    issue,
-    verify,
-)
+from hawiya.credentials.cbor import CBORError, Tag, cbor_decode, cbor_encode
+from hawiya.credentials.qr_text import b45decode, b45encode, decode_qr_text, encode_qr_text
+from hawiya.credentials.signed import CHECKS, CREDENTIAL_AAD, issue, verify
 from hawiya.errors import InvalidInput
 
 TODAY = date(2026, 6, 1)

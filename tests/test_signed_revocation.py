@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hawiya.credentials import keys, signed
+from hawiya.credentials.cbor import Tag, cbor_decode, cbor_encode
 from hawiya.credentials.revocation import (
     is_revoked,
     sign_revocation_list,
     verify_revocation_list,
 )
-from hawiya.credentials.signed import Tag, cbor_decode, cbor_encode
 from hawiya.errors import InvalidInput
 
 ISSUED = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)

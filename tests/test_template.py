@@ -46,4 +46,9 @@ def test_quality_bounds():
     with pytest.raises(InvalidInput):
         Template(modality="face", algorithm="x", version=1, data=b"", quality=101)
     with pytest.raises(InvalidInput):
-        Template(modality="voice", algorithm="x", version=1, data=b"")
+        Template(modality="Voice print!", algorithm="x", version=1, data=b"")
+    # Which modalities exist is the registry's word (plug-ins add more).
+    from hawiya.biometrics import modalities
+
+    with pytest.raises(InvalidInput, match="unknown modality 'voice'"):
+        modalities.get("voice")

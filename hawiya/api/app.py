@@ -10,24 +10,29 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hawiya import __version__
-from hawiya.api import (
-    routes_audit,
-    routes_auth,
-    routes_documents,
-    routes_elections,
-    routes_identity,
-)
+from hawiya.api.routes import adjudication, audit, auth, documents, elections, identity
+from hawiya.app import build_platform
 from hawiya.errors import HawiyaError
 from hawiya.platform import Platform
 
+# One router per service, in the order of the OpenAPI document: a new service is one line.
+ROUTERS = (
+    auth.router,
+    identity.router,
+    adjudication.router,
+    documents.router,
+    elections.router,
+    audit.router,
+)
+
 
 def create_app(platform: Platform | None = None) -> FastAPI:
-    platform = platform or Platform()
+    platform = platform or build_platform()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        if "galleries" in platform.__dict__:
+        if platform.galleries is not None:
             platform.galleries.save_all()
 
     app = FastAPI(title="Hawiya", version=__version__, lifespan=lifespan,
@@ -52,9 +57,6 @@ def create_app(platform: Platform | None = None) -> FastAPI:
         return JSONResponse({"error": "invalid_input", "message": "request is malformed",
                              "reasons": reasons}, status_code=422)
 
-    app.include_router(routes_auth.router)
-    app.include_router(routes_identity.router)
-    app.include_router(routes_documents.router)
-    app.include_router(routes_elections.router)
-    app.include_router(routes_audit.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

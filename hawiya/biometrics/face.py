@@ -71,10 +71,11 @@ class FaceConfig:
     exposure_target: float = 0.5  # face-region mean (0-1) an under-exposed face is lifted to
     exposure_min_gamma: float = 0.5
     flip: bool = False  # average with the mirrored chip's embedding (2x embedding cost)
+    name: str = ""  # algorithm name set by the modality registry (else derived from flip)
 
     @property
     def algorithm(self) -> str:
-        return ALGORITHM_FLIP if self.flip else ALGORITHM
+        return self.name or (ALGORITHM_FLIP if self.flip else ALGORITHM)
 
 
 @dataclass

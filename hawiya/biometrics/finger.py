@@ -70,6 +70,11 @@ class FingerConfig:
     matching: fm.MatchConfig = field(default_factory=fm.MatchConfig)
     ppi: float = 500.0  # contact sensor resolution when the caller does not say
     cache_size: int = 20000  # prepared minutiae kept per engine (keyed by template bytes)
+    name: str = ""  # algorithm name set by the modality registry (else ALGORITHM)
+
+    @property
+    def algorithm(self) -> str:
+        return self.name or ALGORITHM
 
 
 @dataclass
@@ -240,7 +245,7 @@ def _extract_one(image: np.ndarray, position: str, cfg: FingerConfig, source: st
     m = a.report.metrics
     meta = {"source": a.source, "minutiae": m["minutiae"],
             "ridge_clarity": m["ridge_clarity"]}
-    return Template(modality="finger", algorithm=ALGORITHM, version=VERSION,
+    return Template(modality="finger", algorithm=cfg.algorithm, version=VERSION,
                     data=encode_payload(a.minutiae, w, h, int(a.source == "contactless")),
                     quality=a.report.score, position=position, meta=meta)
 
@@ -265,6 +270,7 @@ class FingerEngine:
 
     def __init__(self, config: FingerConfig | None = None):
         self.config = config or FingerConfig()
+        self.algorithm = self.config.algorithm
         self._workers = WorkerPool("hawiya.biometrics.finger", single_threaded_opencv)
         self._cache: OrderedDict[bytes, fm.MinutiaeSet] = OrderedDict()
 
@@ -322,7 +328,7 @@ class FingerEngine:
     def from_minutiae(self, mins: np.ndarray, width: int, height: int,
                       position: str = "unknown", quality: int = 50) -> Template:
         """A template from (N, 5) minutiae already at 500 ppi (x, y, theta, kind, q 0-1)."""
-        return Template(modality="finger", algorithm=ALGORITHM, version=VERSION,
+        return Template(modality="finger", algorithm=self.algorithm, version=VERSION,
                         data=encode_payload(mins, width, height), quality=int(quality),
                         position=position, meta={"minutiae": int(len(mins))})
 

@@ -96,6 +96,11 @@ class IrisConfig:
     matching: MatchConfig = field(default_factory=lambda: MatchConfig(
         max_shift=8, n_ref=2048.0, min_overlap=256))
     quality: QualityConfig = field(default_factory=QualityConfig)
+    name: str = ""  # algorithm name set by the modality registry (else ALGORITHM)
+
+    @property
+    def algorithm(self) -> str:
+        return self.name or ALGORITHM
 
 
 @dataclass
@@ -250,7 +255,7 @@ def _extract_one(image: np.ndarray, position: str, cfg: IrisConfig) -> Template:
         raise QualityRejected(f"iris capture unusable: {msg}", reasons=a.report.reasons)
     m = a.report.metrics
     meta = {k: m[k] for k in ("pupil", "iris", "usable_iris_fraction", "focus")}
-    return Template(modality="iris", algorithm=ALGORITHM, version=VERSION,
+    return Template(modality="iris", algorithm=cfg.algorithm, version=VERSION,
                     data=encode_payload(a.code), quality=a.report.score, position=position,
                     meta=meta)
 
@@ -275,6 +280,7 @@ class IrisEngine:
 
     def __init__(self, config: IrisConfig | None = None):
         self.config = config or IrisConfig()
+        self.algorithm = self.config.algorithm
         self._workers = WorkerPool("hawiya.biometrics.iris", single_threaded_opencv)
 
     # -- capture

@@ -12,6 +12,7 @@ with a new one.
 from __future__ import annotations
 
 import json
+import re
 import struct
 from dataclasses import dataclass, field
 
@@ -21,7 +22,7 @@ from hawiya.errors import InvalidInput, TemplateMismatch
 
 MAGIC = b"HWYT"
 FORMAT_VERSION = 1
-MODALITIES = ("face", "iris", "finger")
+MODALITY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # which exist: biometrics.modalities
 MAX_TEMPLATE_BYTES = 1 << 20
 
 
@@ -36,8 +37,8 @@ class Template:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.modality not in MODALITIES:
-            raise InvalidInput(f"unknown modality {self.modality!r}")
+        if not isinstance(self.modality, str) or not MODALITY_RE.match(self.modality):
+            raise InvalidInput(f"malformed modality name {self.modality!r}")
         if not 0 <= int(self.quality) <= 100:
             raise InvalidInput(f"quality must be 0-100, got {self.quality}")
 

@@ -32,7 +32,7 @@ import numpy as np
 import segno
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from hawiya.credentials.signed import MAX_QR_TEXT
+from hawiya.credentials.qr_text import MAX_QR_TEXT
 from hawiya.errors import InvalidInput
 
 DPI = 300

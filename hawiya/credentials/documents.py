@@ -17,19 +17,18 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from hawiya import audit
-from hawiya.biometrics.template import Template
+from hawiya.biometrics.capture import Capture
 from hawiya.credentials import keys as issuer_keys
 from hawiya.credentials import mrz as mrz_mod
 from hawiya.credentials import revocation, signed
 from hawiya.errors import Conflict, HawiyaError, InvalidInput, NotFound
-from hawiya.identity.galleries import decrypt_template
-from hawiya.identity.service import find_person
+from hawiya.identity import templates as store
+from hawiya.identity.persons import find_person
+from hawiya.identity.service import verify
 from hawiya.registry.models import (
     ACTIVE,
-    BiometricTemplate,
     BorderCrossing,
     Document,
-    Person,
     utcnow,
 )
 
@@ -50,18 +49,11 @@ def split_name(name: str) -> tuple[str, str]:
     return (parts[-1], " ".join(parts[:-1])) if len(parts) > 1 else (name, "")
 
 
-def _face_template(platform: Platform, session, person: Person) -> Template | None:
-    row = session.scalar(select(BiometricTemplate).where(
-        BiometricTemplate.person_db_id == person.id, BiometricTemplate.modality == "face")
-        .order_by(BiometricTemplate.id).limit(1))
-    return decrypt_template(platform, row, person.person_id) if row else None
-
-
 def issue_card(platform: Platform, person_key: str, *, actor: str,
                today: dt.date | None = None) -> dict:
     """Issue a TD1 ID card: MRZ + COSE-signed QR bound to the holder's face template."""
     today = today or dt.date.today()
-    settings = platform.settings
+    settings = platform.settings.credentials
     with platform.transaction() as session:
         person = find_person(session, person_key)
         if person.status != ACTIVE:
@@ -69,7 +61,7 @@ def issue_card(platform: Platform, person_key: str, *, actor: str,
                            "documents")
         if person.date_of_birth is None:
             raise InvalidInput(f"{person.person_id} has no date of birth; a document needs one")
-        face = _face_template(platform, session, person)
+        face = store.face_template(platform, session, person)
         if face is None:
             raise InvalidInput(f"{person.person_id} has no enrolled face; a card needs one")
         number = _new_document_number()
@@ -123,21 +115,19 @@ def render(platform: Platform, number: str, fmt: str = "png", photo=None) -> byt
     with platform.transaction() as session:
         doc = _document(session, number)
         person = doc.person
-        row = session.scalar(select(BiometricTemplate).where(
-            BiometricTemplate.person_db_id == person.id, BiometricTemplate.modality == "face",
-            BiometricTemplate.raw_image.is_not(None)).limit(1))
+        kept = store.portrait(platform, session, person) if photo is None else None
         if photo is not None:
             photo = load_image(photo)
-        elif row is not None:
-            photo = load_image(platform.cipher.decrypt(row.raw_image,
-                                                       f"image:{person.person_id}"))
+        elif kept is not None:
+            photo = load_image(kept)
         surname, given = split_name(person.name)
+        issuer = platform.settings.credentials
         fields = {"document_number": doc.document_number, "surname": surname,
                   "given_names": given, "date_of_birth": person.date_of_birth.isoformat(),
-                  "sex": person.sex or "X", "nationality": platform.settings.issuing_state,
+                  "sex": person.sex or "X", "nationality": issuer.issuing_state,
                   "issue_date": doc.issued_on.isoformat(),
                   "expiry_date": doc.expires_on.isoformat(),
-                  "issuing_authority": platform.settings.issuing_authority}
+                  "issuing_authority": issuer.issuing_authority}
         return render_card(fields, photo, doc.mrz.split("\n"),
                            signed.encode_qr_text(doc.credential), fmt=fmt)
 
@@ -234,7 +224,7 @@ def verify_document(platform: Platform, *, qr_text: str | None = None,
                 checks.append(_check("holder_active", person.status == ACTIVE,
                                      f"holder {person.person_id} is {person.status}"))
                 if payload is not None and payload.get("face_digest") is not None:
-                    tpl = _face_template(platform, session, person)
+                    tpl = store.face_template(platform, session, person)
                     digest = signed.face_digest(tpl.to_bytes()).hex() if tpl else None
                     pd = payload["face_digest"]
                     pd = pd.hex() if isinstance(pd, bytes) else pd
@@ -247,11 +237,9 @@ def verify_document(platform: Platform, *, qr_text: str | None = None,
         if person is None:
             checks.append(_check("face_match", None, "no registered holder to compare with"))
         else:
-            from hawiya.identity import service
-
             try:
-                r = service.verify(platform, person_id, face, actor=actor)
-                checks.append(_check("face_match", r["match"], r["reason"]))
+                r = verify(platform, person_id, [Capture("face", face, "frontal")], actor=actor)
+                checks.append(_check("face_match", r.match, r.reason))
             except HawiyaError as exc:
                 checks.append(_check("face_match", False, exc.message))
     failed = [c for c in checks if c["status"] == "fail"]

@@ -24,16 +24,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from hawiya.credentials.cbor import CBORError, cbor_decode, cbor_encode
+from hawiya.credentials.cose import _signing_key, _Steps, check_sign1, sign1
 from hawiya.credentials.keys import KeySet, SigningKey
-from hawiya.credentials.signed import (
-    CBORError,
-    _signing_key,
-    _Steps,
-    cbor_decode,
-    cbor_encode,
-    check_sign1,
-    sign1,
-)
 from hawiya.errors import InvalidInput
 
 REVOCATION_AAD = b"hawiya-revocation-v1"

@@ -25,14 +25,13 @@ base45, RFC 9285, stays inside the QR alphanumeric mode). :func:`decode_qr_text`
 text over :data:`MAX_QR_TEXT` characters and output over :data:`MAX_COSE_BYTES` bytes, and
 decompresses with a bound, so a decompression bomb costs nothing.
 
-CBOR
-----
-The small codec here handles only what COSE needs, strictly: integers up to 64 bits, byte
-and text strings, arrays, maps with integer or text keys, tags, ``true``/``false``/``null``.
-Floats, undefined and other simple values, indefinite lengths, non-shortest length
-encodings, duplicate map keys, invalid UTF-8, nesting deeper than 16 and trailing bytes are
-all refused. Encoding is deterministic (RFC 8949, 4.2.1: shortest form, map keys sorted by
-their encoded bytes), so the same payload always gives the same bytes.
+Modules
+-------
+This module holds the credential payload schema, :func:`issue` and :func:`verify`. They are
+built on :mod:`hawiya.credentials.cbor` (the strict, deterministic CBOR codec),
+:mod:`hawiya.credentials.cose` (COSE_Sign1 and the key and signature checks shared with
+revocation lists) and :mod:`hawiya.credentials.qr_text` (the HW1 base45/zlib text form),
+whose public names are re-exported here.
 
 Verification
 ------------
@@ -51,25 +50,77 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
-import numpy as np
-
-from hawiya.credentials.keys import COSE_ALG_NAMES, KeySet, SigningKey, active_key
+from hawiya.credentials.cbor import MAX_CBOR_DEPTH, CBORError, Tag, cbor_decode, cbor_encode
+from hawiya.credentials.cose import (
+    COSE_SIGN1_TAG,
+    HEADER_ALG,
+    HEADER_CRIT,
+    HEADER_KID,
+    Check,
+    Sign1,
+    _signing_key,
+    _Steps,
+    check_sign1,
+    parse_sign1,
+    sig_structure,
+    sign1,
+)
+from hawiya.credentials.keys import COSE_ALG_NAMES, KeySet, SigningKey
+from hawiya.credentials.qr_text import (
+    B45_ALPHABET,
+    MAX_COSE_BYTES,
+    MAX_QR_TEXT,
+    QR_PREFIX,
+    b45decode,
+    b45encode,
+    decode_qr_text,
+    encode_qr_text,
+)
 from hawiya.errors import InvalidInput
 
-QR_PREFIX = "HW1:"
-MAX_QR_TEXT = 4096
-MAX_COSE_BYTES = 8192
-MAX_CBOR_DEPTH = 16
-COSE_SIGN1_TAG = 18
+__all__ = [
+    "B45_ALPHABET",
+    "CHECKS",
+    "COSE_SIGN1_TAG",
+    "CREDENTIAL_AAD",
+    "HEADER_ALG",
+    "HEADER_CRIT",
+    "HEADER_KID",
+    "MAX_CBOR_DEPTH",
+    "MAX_COSE_BYTES",
+    "MAX_QR_TEXT",
+    "PAYLOAD_KEYS",
+    "PAYLOAD_NAMES",
+    "PAYLOAD_VERSION",
+    "QR_PREFIX",
+    "CBORError",
+    "Check",
+    "Sign1",
+    "Tag",
+    "Verification",
+    "b45decode",
+    "b45encode",
+    "build_payload",
+    "cbor_decode",
+    "cbor_encode",
+    "check_sign1",
+    "decode_qr_text",
+    "encode_qr_text",
+    "face_digest",
+    "issue",
+    "parse_sign1",
+    "sig_structure",
+    "sign1",
+    "verify",
+]
+
 CREDENTIAL_AAD = b"hawiya-credential-v1"
 PAYLOAD_VERSION = 1
-HEADER_ALG, HEADER_CRIT, HEADER_KID = 1, 2, 4
 
 CHECKS = ("format", "key_known", "key_not_retired", "signature", "not_expired",
           "payload_schema")
@@ -88,351 +139,7 @@ _PARTIAL_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 _NATIONALITY = re.compile(r"[A-Z<]{3}")
 
 
-# =========================================================================== CBOR
-
-class CBORError(ValueError):
-    """Bytes that are not CBOR of the strict subset this module accepts."""
-
-
-class Tag(NamedTuple):
-    """A CBOR tagged item."""
-
-    tag: int
-    value: Any
-
-
-def _head(major: int, value: int) -> bytes:
-    if value < 24:
-        return bytes([major << 5 | value])
-    if value < 0x100:
-        return bytes([major << 5 | 24, value])
-    if value < 0x10000:
-        return bytes([major << 5 | 25]) + value.to_bytes(2, "big")
-    if value < 0x100000000:
-        return bytes([major << 5 | 26]) + value.to_bytes(4, "big")
-    if value < 0x10000000000000000:
-        return bytes([major << 5 | 27]) + value.to_bytes(8, "big")
-    raise CBORError("integer out of the 64-bit CBOR range")
-
-
-def cbor_encode(obj: Any) -> bytes:
-    """Deterministic CBOR (RFC 8949, 4.2.1) of ints, bytes, str, lists, dicts, Tag, bool, None."""
-    out = bytearray()
-    _encode(obj, out, 0)
-    return bytes(out)
-
-
-def _encode(obj: Any, out: bytearray, depth: int) -> None:
-    if depth > MAX_CBOR_DEPTH:
-        raise CBORError("nesting too deep")
-    if obj is False:
-        out.append(0xF4)
-    elif obj is True:
-        out.append(0xF5)
-    elif obj is None:
-        out.append(0xF6)
-    elif isinstance(obj, int):
-        out += _head(0, obj) if obj >= 0 else _head(1, -1 - obj)
-    elif isinstance(obj, (bytes, bytearray, memoryview)):
-        data = bytes(obj)
-        out += _head(2, len(data)) + data
-    elif isinstance(obj, str):
-        data = obj.encode("utf-8")
-        out += _head(3, len(data)) + data
-    elif isinstance(obj, Tag):
-        out += _head(6, obj.tag)
-        _encode(obj.value, out, depth + 1)
-    elif isinstance(obj, (list, tuple)):
-        out += _head(4, len(obj))
-        for item in obj:
-            _encode(item, out, depth + 1)
-    elif isinstance(obj, Mapping):
-        items = []
-        for k, v in obj.items():
-            if not isinstance(k, (int, str)) or isinstance(k, bool):
-                raise CBORError(f"map key {k!r}: only integer and text keys are allowed")
-            items.append((cbor_encode(k), v))
-        items.sort(key=lambda kv: kv[0])
-        out += _head(5, len(items))
-        for k, v in items:
-            out += k
-            _encode(v, out, depth + 1)
-    else:
-        raise CBORError(f"cannot encode {type(obj).__name__} as CBOR")
-
-
-def cbor_decode(data: bytes, *, max_depth: int = MAX_CBOR_DEPTH) -> Any:
-    """Decode one strict-subset CBOR item that fills ``data`` exactly; CBORError otherwise."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise CBORError("CBOR input must be bytes")
-    data = bytes(data)
-    value, pos = _decode(data, 0, max_depth)
-    if pos != len(data):
-        raise CBORError(f"{len(data) - pos} trailing bytes after the CBOR item")
-    return value
-
-
-_MINIMUM = {24: 24, 25: 0x100, 26: 0x10000, 27: 0x100000000}
-_WIDTH = {24: 1, 25: 2, 26: 4, 27: 8}
-
-
-def _decode(data: bytes, pos: int, depth: int) -> tuple[Any, int]:
-    if depth < 0:
-        raise CBORError("CBOR nesting too deep")
-    if pos >= len(data):
-        raise CBORError("truncated CBOR")
-    initial = data[pos]
-    pos += 1
-    major, info = initial >> 5, initial & 0x1F
-    if major == 7:
-        simple = {20: False, 21: True, 22: None}
-        if info in simple:
-            return simple[info], pos
-        if info in (25, 26, 27):
-            raise CBORError("floating-point values are not allowed")
-        raise CBORError(f"simple value {info} is not allowed")
-    if info < 24:
-        arg = info
-    elif info in _WIDTH:
-        width = _WIDTH[info]
-        if pos + width > len(data):
-            raise CBORError("truncated CBOR")
-        arg = int.from_bytes(data[pos:pos + width], "big")
-        pos += width
-        if arg < _MINIMUM[info]:
-            raise CBORError("non-shortest CBOR length or integer encoding")
-    elif info == 31:
-        raise CBORError("indefinite-length items are not allowed")
-    else:
-        raise CBORError(f"reserved CBOR additional information {info}")
-    if major == 0:
-        return arg, pos
-    if major == 1:
-        return -1 - arg, pos
-    if major in (2, 3):
-        if arg > len(data) - pos:
-            raise CBORError("truncated CBOR string")
-        raw = data[pos:pos + arg]
-        pos += arg
-        if major == 2:
-            return raw, pos
-        try:
-            return raw.decode("utf-8"), pos
-        except UnicodeDecodeError as exc:
-            raise CBORError("text string is not valid UTF-8") from exc
-    if major == 4:
-        if arg > len(data) - pos:  # every item takes at least one byte
-            raise CBORError("truncated CBOR array")
-        items = []
-        for _ in range(arg):
-            item, pos = _decode(data, pos, depth - 1)
-            items.append(item)
-        return items, pos
-    if major == 5:
-        if 2 * arg > len(data) - pos:
-            raise CBORError("truncated CBOR map")
-        result: dict[Any, Any] = {}
-        for _ in range(arg):
-            key, pos = _decode(data, pos, depth - 1)
-            if not isinstance(key, (int, str)) or isinstance(key, bool):
-                raise CBORError("map keys must be integers or text")
-            if key in result:
-                raise CBORError(f"duplicate map key {key!r}")
-            result[key], pos = _decode(data, pos, depth - 1)
-        return result, pos
-    # major 6: tag
-    value, pos = _decode(data, pos, depth - 1)
-    return Tag(arg, value), pos
-
-
-# =========================================================================== base45
-
-B45_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-_B45_CHARS = np.frombuffer(B45_ALPHABET.encode("ascii"), np.uint8)
-_B45_LOOKUP = np.full(256, 255, np.uint8)
-_B45_LOOKUP[_B45_CHARS] = np.arange(45, dtype=np.uint8)
-_B45_WEIGHTS = np.array([1, 45, 2025], np.int64)
-
-
-def b45encode(data: bytes) -> str:
-    """Base45 (RFC 9285): two bytes to three characters, a last odd byte to two."""
-    raw = np.frombuffer(bytes(data), np.uint8)
-    full = len(raw) - len(raw) % 2
-    n = raw[:full].astype(np.int64).reshape(-1, 2) @ np.array([256, 1], np.int64)
-    digits = np.stack([n % 45, n // 45 % 45, n // 2025], axis=1).reshape(-1)
-    if full < len(raw):
-        digits = np.concatenate([digits, [int(raw[-1]) % 45, int(raw[-1]) // 45]])
-    return _B45_CHARS[digits.astype(np.intp)].tobytes().decode("ascii")
-
-
-def b45decode(text: str) -> bytes:
-    """Strict base45 decoding: ValueError for a foreign character, a bad length or value."""
-    if len(text) % 3 == 1:
-        raise ValueError(f"base45 text of length {len(text)} is impossible (length % 3 == 1)")
-    try:
-        raw = np.frombuffer(text.encode("ascii"), np.uint8)
-    except UnicodeEncodeError:
-        bad = next(c for c in text if not c.isascii())
-        raise ValueError(f"character {bad!r} is not in the base45 alphabet") from None
-    values = _B45_LOOKUP[raw]
-    if (values == 255).any():
-        bad = text[int(np.argmax(values == 255))]
-        raise ValueError(f"character {bad!r} is not in the base45 alphabet")
-    full = len(values) - len(values) % 3
-    n = values[:full].astype(np.int64).reshape(-1, 3) @ _B45_WEIGHTS
-    if (n > 0xFFFF).any():
-        i = int(np.argmax(n > 0xFFFF))
-        raise ValueError(f"base45 triplet at {3 * i} decodes to {int(n[i])} > 65535")
-    out = n.astype(">u2").tobytes()
-    if full < len(values):
-        last = int(values[full]) + int(values[full + 1]) * 45
-        if last > 0xFF:
-            raise ValueError(f"base45 final pair decodes to {last} > 255")
-        out += bytes([last])
-    return out
-
-
-# =========================================================================== QR text
-
-def encode_qr_text(cose_bytes: bytes) -> str:
-    """The QR text of a credential: ``HW1:`` + base45 of the zlib-compressed COSE bytes."""
-    if not isinstance(cose_bytes, (bytes, bytearray)) or not cose_bytes:
-        raise InvalidInput("a credential's COSE bytes are needed")
-    if len(cose_bytes) > MAX_COSE_BYTES:
-        raise InvalidInput(f"credential of {len(cose_bytes)} bytes exceeds {MAX_COSE_BYTES}")
-    text = QR_PREFIX + b45encode(zlib.compress(bytes(cose_bytes), 9))
-    if len(text) > MAX_QR_TEXT:
-        raise InvalidInput(f"QR text of {len(text)} characters exceeds {MAX_QR_TEXT}")
-    return text
-
-
-def decode_qr_text(text: str) -> bytes:
-    """COSE bytes from QR text; :class:`~hawiya.errors.InvalidInput` with the reason."""
-    if isinstance(text, (bytes, bytearray)):
-        if len(text) > MAX_QR_TEXT + 16:
-            raise InvalidInput(f"QR text of {len(text)} bytes exceeds the {MAX_QR_TEXT} "
-                               "character limit")
-        try:
-            text = bytes(text).decode("ascii")
-        except UnicodeDecodeError:
-            raise InvalidInput("QR text holds non-ASCII bytes") from None
-    if not isinstance(text, str):
-        raise InvalidInput(f"QR text must be text, not {type(text).__name__}")
-    if len(text) > MAX_QR_TEXT + 16:
-        raise InvalidInput(f"QR text of {len(text)} characters exceeds the {MAX_QR_TEXT} "
-                           "character limit")
-    text = text.strip()
-    if len(text) > MAX_QR_TEXT:
-        raise InvalidInput(f"QR text of {len(text)} characters exceeds the {MAX_QR_TEXT} "
-                           "character limit")
-    if not text.startswith(QR_PREFIX):
-        raise InvalidInput(f"not a Hawiya credential: QR text does not start with "
-                           f"{QR_PREFIX!r}")
-    try:
-        compressed = b45decode(text[len(QR_PREFIX):])
-    except ValueError as exc:
-        raise InvalidInput(f"QR text is not valid base45: {exc}") from None
-    if not compressed:
-        raise InvalidInput(f"QR text holds no data after {QR_PREFIX!r}")
-    inflater = zlib.decompressobj()
-    try:
-        out = inflater.decompress(compressed, MAX_COSE_BYTES + 1)
-    except zlib.error as exc:
-        raise InvalidInput(f"QR payload is not valid zlib data: {exc}") from None
-    if len(out) > MAX_COSE_BYTES or inflater.unconsumed_tail:
-        raise InvalidInput(f"QR payload inflates beyond the {MAX_COSE_BYTES}-byte limit")
-    if not inflater.eof:
-        raise InvalidInput("QR payload is truncated (incomplete zlib stream)")
-    if inflater.unused_data:
-        raise InvalidInput("QR payload has bytes after the zlib stream")
-    return out
-
-
-# =========================================================================== COSE_Sign1
-
-class Sign1(NamedTuple):
-    """A parsed COSE_Sign1 message (not yet verified)."""
-
-    protected: bytes
-    alg: int
-    kid: bytes
-    payload: bytes
-    signature: bytes
-
-
-def sig_structure(protected: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
-    """The bytes a COSE_Sign1 signature covers (RFC 9052, 4.4)."""
-    return cbor_encode(["Signature1", protected, external_aad, payload])
-
-
-def sign1(payload: bytes, key: SigningKey, *, external_aad: bytes = b"") -> bytes:
-    """A tagged COSE_Sign1 message over ``payload`` with ``key`` (alg and kid protected)."""
-    protected = cbor_encode({HEADER_ALG: key.cose_alg, HEADER_KID: key.kid_bytes})
-    signature = key.sign(sig_structure(protected, payload, external_aad))
-    return cbor_encode(Tag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
-
-
-def parse_sign1(data: bytes) -> Sign1:
-    """Structure of a COSE_Sign1 message; CBORError with the reason when it is not one."""
-    item = cbor_decode(data)
-    if not isinstance(item, Tag) or item.tag != COSE_SIGN1_TAG:
-        what = f"tag {item.tag}" if isinstance(item, Tag) else type(item).__name__
-        raise CBORError(f"not a COSE_Sign1 message: expected CBOR tag 18, found {what}")
-    body = item.value
-    if not isinstance(body, list) or len(body) != 4:
-        raise CBORError("COSE_Sign1 must be an array of 4 items")
-    protected, unprotected, payload, signature = body
-    if not isinstance(protected, bytes):
-        raise CBORError("COSE_Sign1 protected header must be a byte string")
-    if not isinstance(unprotected, dict):
-        raise CBORError("COSE_Sign1 unprotected header must be a map")
-    if payload is None:
-        raise CBORError("detached payloads are not supported")
-    if not isinstance(payload, bytes):
-        raise CBORError("COSE_Sign1 payload must be a byte string")
-    if not isinstance(signature, bytes):
-        raise CBORError("COSE_Sign1 signature must be a byte string")
-    headers = cbor_decode(protected) if protected else {}
-    if not isinstance(headers, dict):
-        raise CBORError("protected header is not a map")
-    if HEADER_CRIT in headers or HEADER_CRIT in unprotected:
-        raise CBORError("critical header parameters are not supported")
-    if HEADER_ALG in unprotected:
-        raise CBORError("alg must be in the protected header")
-    alg = headers.get(HEADER_ALG)
-    if not isinstance(alg, int) or isinstance(alg, bool):
-        raise CBORError("protected header has no integer alg")
-    if alg not in COSE_ALG_NAMES:
-        raise CBORError(f"unsupported algorithm {alg} (EdDSA -8 or ES256 -7 expected)")
-    kid = headers.get(HEADER_KID)
-    loose = unprotected.get(HEADER_KID)
-    if kid is None:
-        kid = loose
-    elif loose is not None and loose != kid:
-        raise CBORError("protected and unprotected kid differ")
-    if not isinstance(kid, bytes) or not kid:
-        raise CBORError("no kid (byte string) in the headers")
-    return Sign1(protected, alg, kid, payload, signature)
-
-
 # =========================================================================== results
-
-@dataclass(frozen=True)
-class Check:
-    """One verification step: ``status`` is ``pass``, ``fail`` or ``skipped``."""
-
-    name: str
-    status: str
-    reason: str
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "pass"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "passed": self.passed,
-                "reason": self.reason}
-
 
 @dataclass
 class Verification:
@@ -466,75 +173,6 @@ class Verification:
         return {"valid": self.valid, "reason": self.reason, "kid": self.kid,
                 "algorithm": self.algorithm, "checks": [c.to_dict() for c in self.checks],
                 "payload": payload}
-
-
-@dataclass
-class _Steps:
-    results: dict[str, Check] = field(default_factory=dict)
-
-    def ok(self, name: str, reason: str) -> None:
-        self.results[name] = Check(name, "pass", reason)
-
-    def fail(self, name: str, reason: str) -> None:
-        self.results[name] = Check(name, "fail", reason)
-
-    def skip_rest(self, names: tuple[str, ...], reason: str) -> None:
-        for n in names:
-            self.results.setdefault(n, Check(n, "skipped", reason))
-
-
-def check_sign1(data: Any, keyset: KeySet | Mapping[str, Any], external_aad: bytes,
-                steps: _Steps, *, max_bytes: int) -> tuple[Sign1 | None, Any]:
-    """Run ``format``, ``key_known``, ``key_not_retired`` and ``signature`` into ``steps``.
-
-    Returns the parsed message (when the format is right) and the key entry (when known).
-    Shared by credentials and revocation lists; never raises on outside input.
-    """
-    if isinstance(data, (bytearray, memoryview)):
-        data = bytes(data)
-    if not isinstance(data, bytes):
-        steps.fail("format", f"expected bytes or QR text, not {type(data).__name__}")
-        return None, None
-    if len(data) > max_bytes:
-        steps.fail("format", f"message of {len(data)} bytes exceeds the {max_bytes}-byte "
-                             "limit")
-        return None, None
-    try:
-        msg = parse_sign1(data)
-    except CBORError as exc:
-        steps.fail("format", str(exc))
-        return None, None
-    except RecursionError:  # pragma: no cover - depth is bounded well below the limit
-        steps.fail("format", "CBOR nesting too deep")
-        return None, None
-    steps.ok("format", f"COSE_Sign1, {COSE_ALG_NAMES[msg.alg]}, {len(data)} bytes")
-    kid_hex = msg.kid.hex()
-    if not isinstance(keyset, KeySet):
-        try:
-            keyset = KeySet.from_export(keyset)
-        except InvalidInput as exc:
-            steps.fail("key_known", f"the key set given to the verifier is unusable: {exc}")
-            return msg, None
-    entry = keyset.get(msg.kid)
-    if entry is None:
-        steps.fail("key_known", f"unknown key id {kid_hex[:64]}: not in the verifier's key "
-                                "set")
-        return msg, None
-    steps.ok("key_known", f"key {kid_hex} ({entry.algorithm}, {entry.status})")
-    if entry.status == "retired":
-        when = f" on {entry.retired}" if entry.retired else ""
-        steps.fail("key_not_retired", f"key {kid_hex} was retired{when}: no longer trusted")
-    else:
-        steps.ok("key_not_retired", f"key {kid_hex} is {entry.status}")
-    if msg.alg != entry.cose_alg:
-        steps.fail("signature", f"message says {COSE_ALG_NAMES[msg.alg]} but key {kid_hex} "
-                                f"is an {entry.algorithm} key")
-    elif entry.verify(msg.signature, sig_structure(msg.protected, msg.payload, external_aad)):
-        steps.ok("signature", f"{entry.algorithm} signature by {kid_hex} is good")
-    else:
-        steps.fail("signature", "signature does not match (the data was altered, or it was "
-                                "not signed by this key or for this purpose)")
-    return msg, entry
 
 
 # =========================================================================== payload
@@ -639,14 +277,6 @@ def build_payload(fields: Mapping[str, Any], *, today: date | None = None) -> by
 def face_digest(template_bytes: bytes) -> bytes:
     """SHA-256 of a face template's bytes, the value of the ``face_digest`` field."""
     return hashlib.sha256(template_bytes).digest()
-
-
-def _signing_key(keys: Any) -> SigningKey:
-    if isinstance(keys, SigningKey):
-        return keys
-    if isinstance(keys, (str, bytes)) or hasattr(keys, "__fspath__"):
-        return active_key(keys)
-    raise InvalidInput("keys must be a SigningKey or an issuer key folder")
 
 
 def issue(payload: Mapping[str, Any], keys: SigningKey | Any, *,

@@ -16,10 +16,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hawiya import audit
+from hawiya.biometrics.capture import Capture
 from hawiya.elections.geography import get_election, get_station
+from hawiya.elections.results import CheckInResult
+from hawiya.elections.scopes import election_scope_name, station_scope_name
 from hawiya.errors import Conflict, HawiyaError, InvalidInput
-from hawiya.identity import service
-from hawiya.identity.matching import ImageInput
+from hawiya.identity.persons import find_person
+from hawiya.identity.service import identify, verify
 from hawiya.registry.models import CheckIn, Person, RollEntry, Station
 
 if TYPE_CHECKING:
@@ -36,36 +39,22 @@ def _roll_entry(session, election_id: int, *, voter_number=None, person_db_id=No
     return session.scalar(q)
 
 
-def _find_by_biometrics(platform: Platform, election_id: int, station_id: int,
-                        face, irises, fingers, clerk: str):
-    """1:N within the station's roll first, then the whole roll."""
-    with platform.transaction() as session:
-        station_people = list(session.scalars(select(Person.person_id).join(
-            RollEntry, RollEntry.person_db_id == Person.id).where(
-            RollEntry.election_id == election_id, RollEntry.station_id == station_id)))
-    for scope in (station_people, None):
-        if scope == []:
-            continue
-        if scope is None:
-            with platform.transaction() as session:
-                scope = list(session.scalars(select(Person.person_id).join(
-                    RollEntry, RollEntry.person_db_id == Person.id).where(
-                    RollEntry.election_id == election_id)))
-        if not scope:
-            return None
-        found = service.identify(platform, face, actor=clerk, top=1, restrict_to=scope,
-                                 irises=irises, fingers=fingers)
-        if found["candidates"] and found["candidates"][0]["match"]:
-            return found["candidates"][0]["person_id"]
+def _find_by_biometrics(platform: Platform, election_code: str, station_code: str,
+                        captures: Sequence[Capture], clerk: str) -> str | None:
+    """1:N within the station's roll first, then the whole roll (named scopes: their
+    template ids are resolved once per frozen roll, not per request)."""
+    for scope in (station_scope_name(election_code, station_code),
+                  election_scope_name(election_code)):
+        found = identify(platform, captures, actor=clerk, top=1, scope=scope)
+        if found.candidates and found.candidates[0].match:
+            return found.candidates[0].person_id
     return None
 
 
 def check_in(platform: Platform, election_code: str, station_code: str, *, clerk: str,
              voter_number: str | None = None, qr_text: str | None = None,
-             face: ImageInput | None = None,
-             irises: Sequence[tuple[str, ImageInput]] = (),
-             fingers: Sequence[tuple[str, ImageInput]] = (),
-             require_biometric: bool = True) -> dict:
+             captures: Sequence[Capture] = (),
+             require_biometric: bool = True) -> CheckInResult:
     """Check one voter in; returns ``outcome`` (one of OUTCOMES) with the details."""
     with platform.transaction() as session:
         election = get_election(session, election_code)
@@ -74,7 +63,7 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
             raise Conflict(f"check-in needs a frozen roll; election {election_code!r} is "
                            f"{election.status}")
         election_id, station_id = election.id, station.id
-    biometric = bool(face or irises or fingers)
+    biometric = bool(captures)
     if not (voter_number or qr_text or biometric):
         raise InvalidInput("give a voter number, an ID card QR, or a face/iris/finger capture")
     if require_biometric and not biometric:
@@ -87,14 +76,14 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
 
         person_key = person_for_qr(platform, qr_text)
     elif not voter_number:
-        person_key = _find_by_biometrics(platform, election_id, station_id, face, irises,
-                                         fingers, clerk)
+        person_key = _find_by_biometrics(platform, election_code, station_code, captures,
+                                         clerk)
     with platform.transaction() as session:
         entry = None
         if voter_number:
             entry = _roll_entry(session, election_id, voter_number=voter_number)
         elif person_key:
-            person = service.find_person(session, person_key)
+            person = find_person(session, person_key)
             entry = _roll_entry(session, election_id, person_db_id=person.id)
         if entry is not None:
             person = session.get(Person, entry.person_db_id)
@@ -112,19 +101,18 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
     score = None
     if biometric:
         try:
-            result = service.verify(platform, person_id, face, actor=clerk, irises=irises,
-                                    fingers=fingers)
+            result = verify(platform, person_id, captures, actor=clerk)
         except HawiyaError as exc:
             if isinstance(exc, InvalidInput):
                 raise
             return _answer(platform, election_code, station_code, clerk,
                            "verification_failed", method, voter_number=voter_number,
                            person_id=person_id, reason=exc.message)
-        score = result["score"]
-        if not result["match"]:
+        score = result.score
+        if not result.match:
             return _answer(platform, election_code, station_code, clerk,
                            "verification_failed", method, voter_number=voter_number,
-                           person_id=person_id, score=score, threshold=result["threshold"])
+                           person_id=person_id, score=score, threshold=result.threshold)
     return record_check_in(platform, election_id, entry_id, station_id, election_code,
                            station_code, clerk=clerk, method=method, score=score,
                            voter_number=voter_number, person_id=person_id)
@@ -133,7 +121,7 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
 def record_check_in(platform: Platform, election_id: int, entry_id: int, station_id: int,
                     election_code: str, station_code: str, *, clerk: str, method: str,
                     score: float | None, voter_number: str, person_id: str,
-                    offline: bool = False, checked_at=None) -> dict:
+                    offline: bool = False, checked_at=None) -> CheckInResult:
     """Insert the check-in; the unique constraint turns a second one into an answer."""
     try:
         with platform.transaction() as session:
@@ -157,18 +145,18 @@ def record_check_in(platform: Platform, election_id: int, entry_id: int, station
         return _answer(platform, election_code, station_code, clerk, "already_checked_in",
                        method, voter_number=voter_number, person_id=person_id,
                        first_station=where, first_checked_at=at)
-    return {"outcome": "checked_in", "election": election_code, "station": station_code,
-            "voter_number": voter_number, "person_id": person_id, "method": method,
-            "score": score, "checked_at": when.isoformat()}
+    return CheckInResult(outcome="checked_in", election=election_code, station=station_code,
+                         voter_number=voter_number, person_id=person_id, method=method,
+                         score=score, checked_at=when.isoformat(), offline=offline)
 
 
 def _answer(platform: Platform, election: str, station: str, clerk: str, outcome: str,
-            method: str, **details) -> dict:
+            method: str, **details) -> CheckInResult:
     """A refused check-in: audited, and returned as a distinct outcome for the clerk."""
     with platform.transaction() as session:
         audit.append(session, clerk, "election.check_in", details.get("voter_number"),
                      {"election": election, "station": station, "outcome": outcome,
                       "method": method, **{k: v for k, v in details.items()
                                            if k in ("assigned_station", "first_station")}})
-    return {"outcome": outcome, "election": election, "station": station, "method": method,
-            **details}
+    return CheckInResult(outcome=outcome, election=election, station=station, method=method,
+                         **details)

@@ -163,11 +163,11 @@ def sync_station_log(platform: Platform, log: dict, *, actor: str) -> dict:
                               score=None, voter_number=rec["voter_number"],
                               person_id=person_id, offline=True,
                               checked_at=dt.datetime.fromisoformat(rec["checked_at"]))
-        if res["outcome"] == "checked_in":
+        if res.outcome == "checked_in":
             recorded += 1
         else:
             anomalies.append({"kind": "double_check_in", "voter_number": rec["voter_number"],
-                              "first_station": prior_station or res.get("first_station"),
+                              "first_station": prior_station or res.first_station,
                               "second_station": station.code})
     with platform.transaction() as session:
         _add_anomalies(session, election_id, station.code, anomalies)

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hawiya.biometrics.capture import Capture
 from hawiya.errors import HawiyaError, InvalidInput
 from hawiya.identity import matching
-from hawiya.identity.service import Demographics, enroll_safely, submission_id
+from hawiya.identity.persons import Demographics
+from hawiya.identity.service import enroll_safely, submission_id
 from hawiya.imaging import load_image
 from hawiya.registry.models import Job
 
@@ -59,7 +61,7 @@ def enroll_batch(platform: Platform, folder: str | Path, manifest: str | Path | 
         job_id = job.id
     counts = {"enrolled": 0, "potential_duplicate": 0, "replayed": 0, "failed": 0}
     results: list[dict] = []
-    engine = platform.face_engine
+    engine = platform.biometric_engine("face")
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
         prepared = []  # (row, paths, images or error)
@@ -91,21 +93,22 @@ def enroll_batch(platform: Platform, folder: str | Path, manifest: str | Path | 
                     raise bad
                 irises = [(pos, folder / r[col].strip()) for col, pos in IRIS_COLUMNS
                           if (r.get(col) or "").strip()]
-                if irises:
-                    items = items + matching.extract(
-                        platform, matching.captures_from((), irises))
+                iris_captures = [Capture("iris", img, pos) for pos, img in irises]
+                if iris_captures:
+                    items = items + matching.extract(platform, iris_captures)
                 demo = Demographics.parse(r.get("name", ""), r.get("reference_id") or None,
                                           r.get("date_of_birth") or None, r.get("sex") or None,
                                           r.get("district") or None)
+                captures = [Capture("face", p, "frontal") for p in paths] + iris_captures
                 request_id = (r.get("request_id") or "").strip() or "batch:" + submission_id(
-                    demo, matching.captures_from(paths, irises))
-                res = enroll_safely(platform, faces=paths, irises=irises, demographics=demo,
+                    demo, captures)
+                res = enroll_safely(platform, captures=captures, demographics=demo,
                                     actor=actor, request_id=request_id, station=station,
                                     templates=items)
-                key = "replayed" if res.get("replayed") else res["status"]
-                counts[key] += 1
-                entry.update(person_id=res["person_id"], status=res["status"],
-                             candidates=res["candidates"], replayed=bool(res.get("replayed")))
+                counts["replayed" if res.replayed else res.status] += 1
+                entry.update(person_id=res.person_id, status=res.status,
+                             candidates=[c.to_json() for c in res.candidates],
+                             replayed=res.replayed)
             except HawiyaError as exc:
                 counts["failed"] += 1
                 entry.update(status="failed", error=exc.message, reasons=exc.reasons)

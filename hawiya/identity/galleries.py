@@ -1,25 +1,35 @@
-"""Keeps each modality's 1:N gallery in step with the registry.
+"""Keeps each modality's 1:N gallery in step with the registry, one gallery per
+(modality, algorithm id), and resolves named search scopes.
 
-The gallery is derived data: on first use it is loaded from its snapshot when the snapshot's
-fingerprint (count, id sum, id square-sum of searchable templates) matches the registry, and
-otherwise rebuilt by decrypting the templates. A process that sees another writer's audit
-records re-checks the fingerprint before searching, so a CLI enrollment is visible to a
-running server.
+A gallery holds only templates made by the engine configured now: templates of another
+algorithm are never searched (``hawiya templates status`` counts them, ``reextract``
+upgrades them). The gallery is derived data: on first use it is loaded from its snapshot
+when the snapshot's fingerprint (count, id sum, id square-sum of searchable templates)
+matches the registry, and otherwise rebuilt by decrypting the templates. A process that
+sees another writer's audit records re-checks the fingerprint before searching, so a CLI
+enrollment is visible to a running server.
+
+Scopes ("election:E1", "station:E1/S3", …) restrict a search to a set of people resolved by
+a registered resolver as one SQL query; the resulting template ids are cached per gallery
+version, so a polling station's searches do not rebuild id lists per request.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from hawiya.biometrics import modalities
 from hawiya.biometrics.template import Template
-from hawiya.errors import InvalidInput
+from hawiya.errors import InvalidInput, NotFound
+from hawiya.identity.templates import decrypt_template
 from hawiya.registry.models import (
     ACTIVE,
     POTENTIAL_DUPLICATE,
@@ -28,90 +38,45 @@ from hawiya.registry.models import (
     Person,
 )
 
-if TYPE_CHECKING:
-    from hawiya.platform import Platform
-
 SEARCHABLE = (ACTIVE, POTENTIAL_DUPLICATE)
-FACE_DIM = 128
-GALLERY_MODALITIES = ("face", "iris", "finger")
+SCOPE_RE = re.compile(r"^([a-z][a-z0-9_-]{0,31}):(.{1,200})$")
 
-
-def _new_gallery(modality: str):
-    if modality == "face":
-        from hawiya.search.faiss_gallery import FaissGallery
-
-        return FaissGallery(FACE_DIM)
-    if modality == "finger":
-        from hawiya.search.finger_gallery import FingerGallery
-
-        return FingerGallery()
-    from hawiya.biometrics.workers import default_workers
-    from hawiya.search.binary_gallery import BinaryGallery
-
-    return BinaryGallery(threads=default_workers())
-
-
-def _load_snapshot(modality: str, path):
-    if modality == "face":
-        from hawiya.search.faiss_gallery import FaissGallery
-
-        return FaissGallery.load(path, expected_dim=FACE_DIM)
-    if modality == "finger":
-        from hawiya.search.finger_gallery import FingerGallery
-
-        return FingerGallery.load(path)
-    from hawiya.biometrics.workers import default_workers
-    from hawiya.search.binary_gallery import BinaryGallery
-
-    return BinaryGallery.load(path, threads=default_workers())
-
-
-def add_templates(gallery, modality: str, ids: Sequence[int],
-                  templates: Sequence[Template]) -> None:
-    """Float galleries take vectors; the iris and finger galleries take templates."""
-    if not ids:
-        return
-    if modality == "face":
-        gallery.add(list(ids), np.vstack([t.vector() for t in templates]))
-    else:
-        gallery.add(list(ids), list(templates))
-
-
-def search_templates(gallery, modality: str, templates: Sequence[Template], k: int,
-                     restrict_to: Sequence[int] | None = None) -> list[list[tuple[int, float]]]:
-    if modality == "face":
-        return gallery.search_batch(np.vstack([t.vector() for t in templates]), k,
-                                    restrict_to=restrict_to)
-    return gallery.search_batch(list(templates), k, restrict_to=restrict_to)
-
-
-def template_context(person_id: str, modality: str) -> str:
-    """Associated data binding an encrypted template to its owner."""
-    return f"template:{person_id}:{modality}"
-
-
-def decrypt_template(platform: Platform, row: BiometricTemplate, person_id: str) -> Template:
-    return Template.from_bytes(platform.cipher.decrypt(row.encrypted,
-                                                       template_context(person_id, row.modality)))
+# A scope resolver: (session, argument) -> (select of Person.id, cache token or None).
+ScopeResolver = Callable[[Session, str], tuple[Select, str | None]]
 
 
 class GalleryManager:
-    def __init__(self, platform: Platform):
+    def __init__(self, platform: Any):
         self.platform = platform
-        self._galleries: dict[str, object] = {}
-        self._seen_seq: dict[str, int] = {}
-        self._dirty: set[str] = set()
+        self._galleries: dict[tuple[str, str], Any] = {}
+        self._fp: dict[tuple[str, str], list[int] | None] = {}
+        self._seen_seq: dict[tuple[str, str], int] = {}
+        self._version: dict[tuple[str, str], int] = {}
+        self._dirty: set[tuple[str, str]] = set()
         self._max_tid = 0  # newest template id the in-memory galleries have seen
         self._lock = threading.RLock()
+        self._resolvers: dict[str, ScopeResolver] = {}
+        self._scope_cache: dict[tuple, tuple[tuple, np.ndarray]] = {}
 
-    # -- registry side -------------------------------------------------------
-    def _searchable(self, modality: str):
+    # -- keys --------------------------------------------------------------------------
+    def key(self, modality: str) -> tuple[str, str]:
+        """(modality, algorithm id) of the gallery the configured engine searches."""
+        if modality not in modalities.enabled(self.platform.settings):
+            raise InvalidInput(f"no gallery for modality {modality!r}")
+        return modality, modalities.algorithm_id(self.platform.settings, modality)
+
+    # -- registry side -------------------------------------------------------------------
+    @staticmethod
+    def _searchable(key: tuple[str, str]) -> Select:
+        modality, algorithm = key
         return (select(BiometricTemplate.id)
                 .join(Person, Person.id == BiometricTemplate.person_db_id)
-                .where(BiometricTemplate.modality == modality, Person.status.in_(SEARCHABLE)))
+                .where(BiometricTemplate.modality == modality,
+                       BiometricTemplate.algorithm == algorithm,
+                       Person.status.in_(SEARCHABLE)))
 
-    def fingerprint(self, session: Session, modality: str) -> list[int]:
-        sub = self._searchable(modality).subquery()
+    def fingerprint(self, session: Session, key: tuple[str, str]) -> list[int]:
+        sub = self._searchable(key).subquery()
         row = session.execute(select(func.count(sub.c.id), func.coalesce(func.sum(sub.c.id), 0),
                                      func.coalesce(func.sum(sub.c.id * sub.c.id), 0))).one()
         return [int(v) for v in row]
@@ -129,12 +94,14 @@ class GalleryManager:
     def _audit_head(session: Session) -> int:
         return int(session.execute(select(func.coalesce(func.max(AuditRecord.seq), 0))).scalar())
 
-    def _load_templates(self, session: Session, modality: str
+    def _load_templates(self, session: Session, key: tuple[str, str]
                         ) -> tuple[list[int], list[Template]]:
+        modality, algorithm = key
         rows = session.execute(
             select(BiometricTemplate, Person.person_id)
             .join(Person, Person.id == BiometricTemplate.person_db_id)
-            .where(BiometricTemplate.modality == modality, Person.status.in_(SEARCHABLE))
+            .where(BiometricTemplate.modality == modality,
+                   BiometricTemplate.algorithm == algorithm, Person.status.in_(SEARCHABLE))
             .order_by(BiometricTemplate.id)
             .execution_options(yield_per=2000)
         )
@@ -144,42 +111,49 @@ class GalleryManager:
             templates.append(decrypt_template(self.platform, row, pid))
         return ids, templates
 
-    # -- gallery side ----------------------------------------------------------
-    def _snapshot_paths(self, modality: str):
+    # -- gallery side ----------------------------------------------------------------------
+    def _snapshot_paths(self, key: tuple[str, str]):
+        slug = re.sub(r"[^A-Za-z0-9_.+-]", "_", f"{key[0]}-{key[1]}")
         d = self.platform.settings.gallery_dir
-        return d / f"{modality}.faiss", d / f"{modality}.json"
+        return d / f"{slug}.snapshot", d / f"{slug}.json"
+
+    def _spec_engine(self, modality: str):
+        return (modalities.get(modality),
+                self.platform.biometric_engine(modality))
 
     def get(self, modality: str = "face"):
-        """The modality's gallery, synchronised with the registry."""
-        if modality not in GALLERY_MODALITIES:
-            raise InvalidInput(f"no gallery for modality {modality!r}")
+        """The modality's gallery (configured algorithm), synchronised with the registry."""
+        key = self.key(modality)
+        spec, engine = self._spec_engine(modality)
         with self._lock, self.platform.transaction() as session:
             head = self._audit_head(session)
             newest = self._newest_template(session)
-            if modality in self._galleries and self._seen_seq.get(modality) == head:
-                return self._galleries[modality]
-            fp = self.fingerprint(session, modality)
-            gallery = self._galleries.get(modality)
-            if gallery is not None and getattr(self, "_fp_" + modality, None) == fp:
-                self._seen_seq[modality] = head
+            if key in self._galleries and self._seen_seq.get(key) == head:
+                return self._galleries[key]
+            fp = self.fingerprint(session, key)
+            gallery = self._galleries.get(key)
+            if gallery is not None and self._fp.get(key) == fp:
+                self._seen_seq[key] = head
                 self._max_tid = max(self._max_tid, newest)
                 return gallery
-            index_path, meta_path = self._snapshot_paths(modality)
+            index_path, meta_path = self._snapshot_paths(key)
             gallery = None
             if index_path.exists() and meta_path.exists():
                 try:
                     if json.loads(meta_path.read_text()).get("fingerprint") == fp:
-                        gallery = _load_snapshot(modality, index_path)
+                        gallery = spec.load_gallery(index_path, engine)
                 except Exception:  # a bad snapshot is only a slower start
                     gallery = None
             if gallery is None:
-                gallery = _new_gallery(modality)
-                ids, templates = self._load_templates(session, modality)
-                add_templates(gallery, modality, ids, templates)
-                self._dirty.add(modality)
-            self._galleries[modality] = gallery
-            setattr(self, "_fp_" + modality, fp)
-            self._seen_seq[modality] = head
+                gallery = spec.new_gallery(engine)
+                ids, templates = self._load_templates(session, key)
+                if ids:
+                    gallery.add(ids, templates)
+                self._dirty.add(key)
+            self._galleries[key] = gallery
+            self._fp[key] = fp
+            self._version[key] = self._version.get(key, 0) + 1
+            self._seen_seq[key] = head
             self._max_tid = max(self._max_tid, newest)
             return gallery
 
@@ -194,38 +168,96 @@ class GalleryManager:
 
     def _own_write(self, modality: str, ids: list[int], templates: Sequence[Template] | None,
                    head: int, sign: int) -> None:
+        key = self.key(modality)
+        if templates is not None:  # only the configured algorithm's templates are searched
+            keep = [i for i, t in enumerate(templates) if t.algorithm_id == key[1]]
+            ids, templates = [ids[i] for i in keep], [templates[i] for i in keep]
         with self._lock:
-            gallery = self._galleries.get(modality)
+            gallery = self._galleries.get(key)
+            if ids and sign > 0:
+                self._max_tid = max(self._max_tid, max(ids))
             if gallery is None:  # nothing loaded yet: the next get() builds it from the registry
                 return
             if ids:
                 if sign > 0:
-                    add_templates(gallery, modality, ids, templates)
+                    gallery.add(ids, templates)
                 else:
                     gallery.remove(ids)
-            old = getattr(self, "_fp_" + modality)
+            old = self._fp.get(key) or [0, 0, 0]
             arr = np.asarray(ids, dtype=object)
             expected = [old[0] + sign * len(ids), old[1] + sign * int(sum(arr)),
                         old[2] + sign * int(sum(arr * arr))]
             with self.platform.transaction() as session:
-                actual = self.fingerprint(session, modality)
-            if ids and sign > 0:
-                self._max_tid = max(self._max_tid, max(ids))
+                actual = self.fingerprint(session, key)
             # Another writer's change slipped in: leave the fingerprint stale so get() reloads.
-            setattr(self, "_fp_" + modality, actual if actual == expected else None)
-            self._seen_seq[modality] = head if actual == expected else -1
-            self._dirty.add(modality)
+            self._fp[key] = actual if actual == expected else None
+            self._seen_seq[key] = head if actual == expected else -1
+            self._version[key] = self._version.get(key, 0) + 1
+            self._dirty.add(key)
 
     def save_all(self) -> None:
         with self._lock:
-            for modality in list(self._dirty):
-                gallery = self._galleries.get(modality)
+            for key in list(self._dirty):
+                gallery = self._galleries.get(key)
                 if gallery is None:
                     continue
-                index_path, meta_path = self._snapshot_paths(modality)
+                index_path, meta_path = self._snapshot_paths(key)
                 index_path.parent.mkdir(parents=True, exist_ok=True)
                 gallery.save(index_path)
                 tmp = meta_path.with_suffix(".tmp")
-                tmp.write_text(json.dumps({"fingerprint": getattr(self, "_fp_" + modality)}))
+                tmp.write_text(json.dumps({"fingerprint": self._fp.get(key)}))
                 tmp.replace(meta_path)
             self._dirty.clear()
+
+    # -- scopes ------------------------------------------------------------------------------
+    def register_scope(self, kind: str, resolver: ScopeResolver) -> None:
+        """Name a kind of scope ("election", "station", …) and how to find its people."""
+        self._resolvers[kind] = resolver
+
+    def scope_kinds(self) -> list[str]:
+        return sorted(self._resolvers)
+
+    def scope_people(self, session: Session, scope: str) -> tuple[Select, str | None]:
+        m = SCOPE_RE.match(scope or "")
+        if not m:
+            raise InvalidInput(f"scope must be KIND:NAME (kinds: {', '.join(self.scope_kinds())})")
+        kind, arg = m.groups()
+        resolver = self._resolvers.get(kind)
+        if resolver is None:
+            raise InvalidInput(f"unknown scope kind {kind!r} (kinds: "
+                               f"{', '.join(self.scope_kinds()) or 'none'})")
+        return resolver(session, arg)
+
+    def scope_template_ids(self, session: Session, modality: str, scope: str) -> np.ndarray:
+        """Template ids of ``modality`` (configured algorithm) of the people in ``scope``;
+        cached while neither the gallery nor the scope's token changes."""
+        key = self.key(modality)
+        people, token = self.scope_people(session, scope)
+        version = (self._version.get(key, 0), token)
+        cached = self._scope_cache.get((scope, key))
+        if token is not None and cached is not None and cached[0] == version:
+            return cached[1]
+        ids = np.fromiter(session.scalars(self._template_ids(key, people)), dtype=np.int64)
+        if token is not None:
+            self._scope_cache[(scope, key)] = (version, ids)
+        return ids
+
+    def _template_ids(self, key: tuple[str, str], people: Select) -> Select:
+        return self._searchable(key).where(BiometricTemplate.person_db_id.in_(people))
+
+    def people_template_ids(self, session: Session, modality: str,
+                            person_keys: Sequence[str]) -> np.ndarray:
+        """Template ids of the listed people (our ids or reference ids), in one query; an
+        unknown key is an error naming it."""
+        keys = list(dict.fromkeys(person_keys))
+        found = session.execute(select(Person.person_id, Person.reference_id).where(
+            or_(Person.person_id.in_(keys), Person.reference_id.in_(keys)))).all()
+        known = {k for row in found for k in row if k}
+        missing = [k for k in keys if k not in known]
+        if missing:
+            raise NotFound(f"no person with id {missing[0]!r}"
+                           + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        people = select(Person.id).where(or_(Person.person_id.in_(keys),
+                                             Person.reference_id.in_(keys)))
+        return np.fromiter(session.scalars(self._template_ids(self.key(modality), people)),
+                           dtype=np.int64)

@@ -33,7 +33,7 @@ from hawiya.biometrics.iris_matching import (
     unpack_bits,
 )
 from hawiya.biometrics.template import Template
-from hawiya.errors import InvalidInput
+from hawiya.errors import InvalidInput, TemplateMismatch
 from hawiya.search.gallery import Hit, IdsLike, as_ids, check_k
 
 FORMAT = "hawiya-binary-gallery"
@@ -50,12 +50,11 @@ def _default_match() -> MatchConfig:
 
 def _decode(item: CodeLike) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
     """Packed (planes, W) code, (W,) mask and (planes, rings, positions) of one item."""
-    from hawiya.biometrics.iris import ALGORITHM, VERSION, decode_payload
+    from hawiya.biometrics.iris import decode_payload
 
     if isinstance(item, Template):
-        if item.modality != "iris" or item.algorithm != ALGORITHM or item.version != VERSION:
-            ref = Template(modality="iris", algorithm=ALGORITHM, version=VERSION, data=b"")
-            ref.check_compatible(item)
+        if item.modality != "iris":  # galleries are kept per algorithm id by their owner
+            raise TemplateMismatch(f"cannot put a {item.modality} template in an iris gallery")
         return decode_payload(item.data)
     if isinstance(item, (bytes, bytearray, memoryview)):
         return decode_payload(bytes(item))

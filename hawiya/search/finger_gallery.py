@@ -101,12 +101,13 @@ class FingerGallery:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> FingerGallery:
+    def load(cls, path: str | os.PathLike, engine: FingerEngine | None = None
+             ) -> FingerGallery:
         with np.load(path) as z:
             ids, lengths, data = z["ids"], z["lengths"], z["data"].tobytes()
         ends = np.cumsum(lengths)
         templates = [Template.from_bytes(data[e - n:e]) for n, e in zip(lengths, ends,
                                                                         strict=True)]
-        g = cls()
+        g = cls(engine)
         g.add(ids.tolist(), templates)
         return g

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from hawiya.biometrics.template import Template
 from hawiya.errors import InvalidInput
 
 Hit = tuple[int, float]
@@ -136,3 +137,18 @@ def hits_from_arrays(scores: np.ndarray, labels: np.ndarray) -> list[list[Hit]]:
 
 __all__ = ["Gallery", "Hit", "IdsLike", "as_ids", "as_unit_vectors", "check_k", "exact_top_k",
            "hits_from_arrays"]
+
+
+class TemplateGallery(Protocol):
+    """A modality's gallery over Templates (what the identity service searches)."""
+
+    def add(self, ids: IdsLike, templates: Sequence[Template]) -> None: ...
+
+    def remove(self, ids: IdsLike) -> int: ...
+
+    def search_batch(self, templates: Sequence[Template], k: int,
+                     restrict_to: IdsLike | None = None) -> list[list[Hit]]: ...
+
+    def __len__(self) -> int: ...
+
+    def save(self, path: str | os.PathLike) -> None: ...

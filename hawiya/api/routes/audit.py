@@ -6,20 +6,26 @@ from fastapi import APIRouter, Depends, Query
 
 from hawiya import audit
 from hawiya.api.deps import get_platform, require
+from hawiya.api.schemas.audit import AuditRecords, ChainStatus
+from hawiya.api.schemas.common import errors
 from hawiya.platform import Platform
 from hawiya.registry.models import User
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 
-@router.get("/verify", summary="Check the audit hash chain; first tampered record if any")
+# head (chain holds) and reason (it does not) come one at a time: the body is the service's.
+@router.get("/verify", summary="Check the audit hash chain; first tampered record if any",
+            response_model=ChainStatus, response_model_exclude_unset=True,
+            responses=errors(401, 403))
 def verify(user: User = Depends(require("auditor")),
            platform: Platform = Depends(get_platform)) -> dict:
     with platform.transaction() as session:
         return audit.verify_chain(session)
 
 
-@router.get("/records", summary="Audit records after a sequence number")
+@router.get("/records", summary="Audit records after a sequence number",
+            response_model=AuditRecords, responses=errors(401, 403, 422))
 def records(after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
             user: User = Depends(require("auditor")),
             platform: Platform = Depends(get_platform)) -> dict:

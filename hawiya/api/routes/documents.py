@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
 from pydantic import BaseModel
 
+from hawiya.api.captures import read_face
 from hawiya.api.deps import get_platform, read_upload, require
+from hawiya.api.schemas.common import errors, file_response
+from hawiya.api.schemas.documents import (
+    BorderCheck,
+    DocumentStatus,
+    DocumentVerdict,
+    IssuedDocument,
+    Keyset,
+)
 from hawiya.credentials import documents, keys
 from hawiya.credentials.cards import read_qr
 from hawiya.errors import InvalidInput
@@ -16,6 +25,8 @@ from hawiya.registry.models import User
 router = APIRouter(tags=["documents"])
 ISSUERS = ("enrollment_officer",)
 CHECKERS = ("verifier", "enrollment_officer", "polling_clerk")
+# 400 also covers issuer-key misconfiguration (hawiya.errors.ConfigError).
+EVIDENCE_ERRORS = (400, 401, 403, 413, 422)
 
 
 class Issue(BaseModel):
@@ -27,13 +38,20 @@ class StatusChange(BaseModel):
     reason: str | None = None
 
 
-@router.post("/documents", status_code=201, summary="Issue a signed ID card to a person")
+@router.post("/documents", status_code=201, summary="Issue a signed ID card to a person",
+             response_model=IssuedDocument,
+             responses=errors(400, 401, 403, 404, 409, 422, descriptions={
+                 404: "No such person", 409: "The person is not active"}))
 def issue(body: Issue, user: User = Depends(require(*ISSUERS)),
           platform: Platform = Depends(get_platform)) -> dict:
     return documents.issue_card(platform, body.person_id, actor=user.username)
 
 
-@router.get("/documents/{number}/card", summary="The card as PNG or PDF")
+@router.get("/documents/{number}/card", summary="The card as PNG or PDF",
+            response_class=Response, response_model=None,
+            responses={**file_response("The card (format=png or pdf)", "image/png",
+                                       "application/pdf"),
+                       **errors(401, 403, 404, 422)})
 def card(number: str, format: str = Query("png", pattern="^(png|pdf)$"),
          user: User = Depends(require(*ISSUERS)),
          platform: Platform = Depends(get_platform)) -> Response:
@@ -42,7 +60,8 @@ def card(number: str, format: str = Query("png", pattern="^(png|pdf)$"),
 
 
 @router.post("/documents/{number}/status",
-             summary="Revoke, report lost/stolen, or reinstate (status=valid)")
+             summary="Revoke, report lost/stolen, or reinstate (status=valid)",
+             response_model=DocumentStatus, responses=errors(401, 403, 404, 422))
 def status(number: str, body: StatusChange, user: User = Depends(require(*ISSUERS)),
            platform: Platform = Depends(get_platform)) -> dict:
     return documents.set_status(platform, number, body.status, actor=user.username,
@@ -58,10 +77,11 @@ def _evidence(qr: str | None, qr_image: UploadFile | None, mrz: str | None,
     return {"qr_text": qr, "mrz_text": mrz,
             "mrz_image": load_image(read_upload(mrz_image, "MRZ image"))
             if mrz_image is not None else None,
-            "face": read_upload(face, "face image") if face is not None else None}
+            "face": read_face(face)}
 
 
-@router.post("/documents/verify", summary="Verify a presented document, check by check")
+@router.post("/documents/verify", summary="Verify a presented document, check by check",
+             response_model=DocumentVerdict, responses=errors(*EVIDENCE_ERRORS))
 def verify(qr: str | None = Form(None), mrz: str | None = Form(None),
            qr_image: UploadFile | None = File(None), mrz_image: UploadFile | None = File(None),
            face: UploadFile | None = File(None), user: User = Depends(require(*CHECKERS)),
@@ -70,7 +90,8 @@ def verify(qr: str | None = Form(None), mrz: str | None = Form(None),
                                      **_evidence(qr, qr_image, mrz, mrz_image, face))
 
 
-@router.post("/border/check", summary="Border/desk check: verify, watch lost/stolen, log")
+@router.post("/border/check", summary="Border/desk check: verify, watch lost/stolen, log",
+             response_model=BorderCheck, responses=errors(*EVIDENCE_ERRORS))
 def border(location: str = Form(...), direction: str | None = Form(None),
            qr: str | None = Form(None), mrz: str | None = Form(None),
            qr_image: UploadFile | None = File(None), mrz_image: UploadFile | None = File(None),
@@ -81,14 +102,19 @@ def border(location: str = Form(...), direction: str | None = Form(None),
                                   **_evidence(qr, qr_image, mrz, mrz_image, face))
 
 
-@router.get("/credentials/keyset", summary="Issuer public keys for offline verifiers")
+@router.get("/credentials/keyset", summary="Issuer public keys for offline verifiers",
+            response_model=Keyset, responses=errors(400, 401, 403))
 def keyset(user: User = Depends(require(*CHECKERS, "auditor", "observer")),
            platform: Platform = Depends(get_platform)) -> dict:
     return keys.public_keyset(platform.issuer_keys)
 
 
 @router.get("/credentials/revocation-list",
-            summary="Signed list of revoked/lost/stolen documents (COSE_Sign1, CBOR)")
+            summary="Signed list of revoked/lost/stolen documents (COSE_Sign1, CBOR)",
+            response_class=Response, response_model=None,
+            responses={**file_response("COSE_Sign1 (CBOR) signed by the issuer key",
+                                       "application/cose"),
+                       **errors(400, 401, 403)})
 def revocation_list(user: User = Depends(require(*CHECKERS, "auditor", "observer")),
                     platform: Platform = Depends(get_platform)) -> Response:
     return Response(documents.revocation_list(platform), media_type="application/cose")

@@ -1,0 +1,1 @@
+"""One router per service; :mod:`hawiya.api.app` registers them from ``ROUTERS``."""

@@ -1,0 +1,5 @@
+"""``python -m hawiya.cli``."""
+
+from hawiya.cli import main
+
+main()

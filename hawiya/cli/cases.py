@@ -1,0 +1,55 @@
+"""``hawiya cases``: the adjudication queue of potential duplicates."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hawiya.cli.common import (
+    DataDir,
+    JsonOut,
+    Operator,
+    actor_of,
+    candidates_table,
+    emit,
+    handles_errors,
+    open_platform,
+    out,
+)
+
+app = typer.Typer(help="Adjudication queue of potential duplicates.", no_args_is_help=True)
+
+
+@app.command("list")
+@handles_errors
+def cases_list(status: str = "open", data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """Potential duplicates awaiting (or past) adjudication."""
+    from hawiya.identity import adjudication
+
+    rows = adjudication.list_cases(open_platform(data_dir), status)
+
+    def render(r):
+        for c in r["cases"]:
+            out.print(f"case {c['case_id']}: {c['person']['person_id']} "
+                      f"({c['person']['name']}) [{c['status']}]")
+            candidates_table(c["candidates"], "  matches")
+    emit({"cases": [c.to_json() for c in rows]}, as_json, render)
+
+
+@app.command("decide")
+@handles_errors
+def cases_decide(case_id: int, decision: Annotated[str, typer.Argument(
+        help="distinct | duplicate")], duplicate_of: str | None = None,
+                 note: str | None = None, operator: Operator = None,
+                 data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """Decide a case: the held person is distinct (activate) or a duplicate (merge)."""
+    from hawiya.identity import adjudication
+
+    platform = open_platform(data_dir)
+    res = adjudication.decide_case(platform, case_id, decision, actor=actor_of(operator),
+                              duplicate_of=duplicate_of, note=note)
+    platform.close()
+    emit(res, as_json, lambda r: out.print(
+        f"case {r['case_id']}: {r['decision']} → {r['person']['person_id']} is "
+        f"{r['person']['status']}"))

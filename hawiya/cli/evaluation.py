@@ -1,0 +1,113 @@
+"""``hawiya eval``: accuracy evaluation on labelled data (FMR/FNMR/EER/DET)."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hawiya.cli.common import JsonOut, emit, handles_errors, out
+from hawiya.errors import InvalidInput
+
+app = typer.Typer(help="Accuracy evaluation on labelled data (FMR/FNMR/EER/DET).",
+                  no_args_is_help=True)
+
+
+@app.command("face")
+@handles_errors
+def eval_face(directory: Annotated[Path | None, typer.Argument(
+        help="One sub-folder per identity")] = None,
+              manifest: Annotated[Path | None, typer.Option(
+                  help="CSV with columns path,label (paths relative to it)")] = None,
+              pairs: Annotated[Path | None, typer.Option(
+                  help="LFW-style pairs file (with DIR as the image root)")] = None,
+              out_dir: Annotated[Path, typer.Option("--out", help="Report folder")] = Path(
+                  "reports"),
+              detector: str = "hog", as_json: JsonOut = False) -> None:
+    """Face accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
+    from hawiya.biometrics.face import get_face_engine
+
+    _run_eval(get_face_engine(detector), "face", directory, manifest, pairs, out_dir, as_json)
+
+
+@app.command("iris")
+@handles_errors
+def eval_iris(directory: Annotated[Path | None, typer.Argument(
+        help="One sub-folder per eye")] = None,
+              manifest: Annotated[Path | None, typer.Option(
+                  help="CSV with columns path,label (paths relative to it)")] = None,
+              out_dir: Annotated[Path, typer.Option("--out", help="Report folder")] = Path(
+                  "reports"),
+              as_json: JsonOut = False) -> None:
+    """Iris accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
+    from hawiya.biometrics.iris import get_iris_engine
+
+    _run_eval(get_iris_engine(), "iris", directory, manifest, None, out_dir, as_json)
+
+
+@app.command("finger")
+@handles_errors
+def eval_finger(directory: Annotated[Path | None, typer.Argument(
+        help="One sub-folder per finger, or FVC-named files with --fvc")] = None,
+                manifest: Annotated[Path | None, typer.Option(
+                    help="CSV with columns path,label (paths relative to it)")] = None,
+                fvc: Annotated[bool, typer.Option(
+                    "--fvc", help="Labels from FVC names <finger>_<impression>.tif")] = False,
+                iso: Annotated[bool, typer.Option(
+                    "--iso", help="Match the ISO 19794-2 .iso templates beside the images")
+                ] = False,
+                out_dir: Annotated[Path, typer.Option("--out", help="Report folder")] = Path(
+                    "reports"),
+                as_json: JsonOut = False) -> None:
+    """Fingerprint accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
+    from hawiya.biometrics.finger import IsoRecordEngine, get_finger_engine
+    from hawiya.eval import datasets
+
+    engine = get_finger_engine()
+    if iso:
+        engine = IsoRecordEngine(engine)
+    if fvc or iso:
+        if directory is None:
+            raise InvalidInput("--fvc/--iso need DIR")
+        samples = datasets.load_fvc(directory, ".iso" if iso else ".tif")
+        _run_eval(engine, "finger-iso" if iso else "finger", None, None, None, out_dir,
+                  as_json, samples=samples, source=directory)
+    else:
+        _run_eval(engine, "finger", directory, manifest, None, out_dir, as_json)
+
+
+def _run_eval(engine, name: str, directory, manifest, pairs, out_dir: Path,
+              as_json: bool, samples=None, source: Path | None = None) -> None:
+    from hawiya.eval import datasets
+    from hawiya.eval.runner import run_eval
+
+    if samples is None and (directory is None) == (manifest is None):
+        raise InvalidInput("give exactly one of DIR or --manifest CSV")
+    pair_list = None
+    if samples is not None:
+        pass
+    elif pairs is not None:
+        if directory is None:
+            raise InvalidInput("--pairs needs DIR (the image root)")
+        pair_list = datasets.load_pairs(pairs, directory)
+    elif manifest is not None:
+        samples = datasets.load_manifest(manifest)
+    else:
+        samples = datasets.load_dir(directory)
+
+    source = Path(source or manifest or directory).resolve()
+    name = f"{name}-{re.sub(r'[^A-Za-z0-9._-]+', '_', source.stem or 'data')}"
+    res = run_eval(engine, samples=samples, pairs=pair_list, out_dir=out_dir, name=name,
+                   progress=not as_json or sys.stderr.isatty())
+
+    def render(r):
+        out.print(f"{r['genuine']} genuine / {r['impostor']} impostor pairs, "
+                  f"{r['failed_to_enrol']} failed to enrol")
+        out.print(f"EER {100 * r['eer']:.2f}%")
+        for k, v in r["fnmr_at_fmr"].items():
+            out.print(f"FNMR at FMR {k}: {100 * v:.2f}%")
+        out.print(f"DET plot: {r['det_plot']}")
+    emit(res, as_json, render)
