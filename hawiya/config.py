@@ -106,6 +106,19 @@ class FusionSettings(Section):
                               description="FMR at which a fused multimodal decision accepts")
 
 
+class TargetFPIR(Section):
+    """False-positive identification rate a 1:N search may have, per use: the chance that a
+    search for someone not in the gallery names somebody."""
+
+    identify: float = Field(1e-3, gt=0, lt=1)
+    check_in: float = Field(1e-3, gt=0, lt=1)
+    dedup: float = Field(1e-2, gt=0, lt=1, description="holds an enrolment for a human")
+
+
+class IdentitySettings(Section):
+    target_fpir: TargetFPIR = Field(default_factory=TargetFPIR)
+
+
 class CredentialsSettings(Section):
     issuing_state: str = "UTO"
     issuing_authority: str = Field("Hawiya Civil Registry", min_length=1, max_length=100)
@@ -194,6 +207,7 @@ class Settings(BaseSettings):
     keep_raw_images: bool = False
     modalities: dict[str, ModalitySettings]
     fusion: FusionSettings = Field(default_factory=FusionSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
     credentials: CredentialsSettings = Field(default_factory=CredentialsSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
 

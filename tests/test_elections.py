@@ -176,3 +176,42 @@ def test_printable_station_list(platform, election):
     st = election["station_of"][election["voter"][1]]
     pdf = station_list_pdf(platform, "GE26", st)
     assert pdf.startswith(b"%PDF") and b"/Count 1" in pdf
+
+
+def test_never_enrolled_face_is_not_checked_in_as_someone_else(platform, election):
+    """The reported case: a face of someone never enrolled, at the station of an enrolled
+    voter, must not check that voter in (1:N threshold by roll size, not the 1:1 one)."""
+    v3 = election["voter"][3]
+    station = election["station_of"][v3]
+    for stranger in (14, 15, 13):  # never enrolled in this registry
+        res = service.check_in(platform, "GE26", station, clerk="c", face=yale(stranger, "sad"))
+        assert res["outcome"] in ("not_on_roll", "not_identified"), res
+        assert res.get("person_id") is None and "FPIR" in res["reason"]
+    # The real voter still checks in, and the clerk sees a name and a portrait to confirm.
+    res = service.check_in(platform, "GE26", station, clerk="c", face=yale(3, "sad"))
+    assert res["outcome"] == "checked_in" and res["name"] == "Voter D"
+    assert res["portrait"].startswith("data:image/jpeg;base64,")
+
+
+def test_already_checked_in_comes_before_wrong_station(platform, election):
+    v1 = election["voter"][1]
+    s1 = election["station_of"][v1]
+    other = "S2" if s1 == "S1" else "S1"
+    first = service.check_in(platform, "GE26", s1, clerk="c", voter_number=v1,
+                             face=yale(1, "sad"))
+    assert first["outcome"] == "checked_in"
+    again = service.check_in(platform, "GE26", other, clerk="c", voter_number=v1,
+                             face=yale(1, "sad"))
+    assert again["outcome"] == "already_checked_in" and again["first_station"] == s1
+    assert again["first_checked_at"][:26] == first["checked_at"][:26]
+
+
+def test_undecidable_search_names_nobody(platform, election):
+    """When the captured modality cannot reach the target FPIR at the roll's size, the
+    answer says so instead of naming someone."""
+    platform.settings.identity.target_fpir.check_in = 1e-9
+    v3 = election["voter"][3]
+    res = service.check_in(platform, "GE26", election["station_of"][v3], clerk="c",
+                           face=yale(3, "sad"))
+    assert res["outcome"] == "not_identified" and res.get("person_id") is None
+    assert "cannot single out" in res["reason"] and "add iris or finger" in res["reason"]

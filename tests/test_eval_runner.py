@@ -260,3 +260,23 @@ def test_run_eval_argument_errors(tmp_path: Path):
 def test_run_eval_progress_bar_does_not_touch_stdout(dataset: Path, tmp_path: Path, capsys):
     run_eval(FakeEngine(), load_dir(dataset), out_dir=tmp_path, name="p", progress=True)
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("with_vectors", [False, True])
+def test_run_eval_saves_scores(dataset: Path, tmp_path: Path, with_vectors: bool):
+    path = tmp_path / "scores" / "face-scores.npz"
+    res = run_eval(FakeEngine(with_vectors), load_dir(dataset), out_dir=tmp_path / "out",
+                   name="face", progress=False, scores_path=path)
+    assert "scores" not in res  # the report (the --json contract) is unchanged
+    with np.load(path) as z:
+        gen, imp = z["genuine"], z["impostor"]
+        assert str(z["modality"]) == "face" and str(z["algorithm"]) == "fake"
+    assert gen.dtype == np.float64 and imp.dtype == np.float64
+    assert gen.size == res["genuine"] and imp.size == res["impostor"]
+    assert gen.mean() == pytest.approx(res["genuine_scores"]["mean"], abs=1e-6)
+    assert not list(path.parent.glob("*.tmp"))
+    # Off by default: nothing but the report and the DET plot.
+    run_eval(FakeEngine(), load_dir(dataset), out_dir=tmp_path / "o2", name="face",
+             progress=False)
+    assert sorted(p.name for p in (tmp_path / "o2").iterdir()) == [
+        "face-det.png", "face-report.json"]

@@ -48,6 +48,24 @@ class Calibration:
         return float(out) if out.ndim == 0 else out
 
 
+    @property
+    def max_evidence(self) -> float:
+        """The strongest evidence the calibration measured (-log10 of its smallest FMR):
+        beyond it the curve is extrapolated, so no decision may rely on more."""
+        return max(-math.log10(f) for f, _ in self.points)
+
+    def score_for(self, evidence: float) -> float:
+        """The score at which this modality gives ``evidence`` (inverse of ``evidence``)."""
+        thr = np.array([t for _, t in self.points])
+        ev = np.array([-math.log10(f) for f, _ in self.points])
+        if evidence <= ev[0]:
+            return float(thr[0] + (evidence - ev[0]) * (thr[1] - thr[0]) / (ev[1] - ev[0]))
+        if evidence >= ev[-1]:
+            return float(thr[-1] + (evidence - ev[-1]) * (thr[-1] - thr[-2])
+                         / (ev[-1] - ev[-2]))
+        return float(np.interp(evidence, ev, thr))
+
+
 def fuse(evidence: dict[str, float]) -> float:
     """Sum of per-modality evidence (independent modalities)."""
     return float(sum(evidence.values()))

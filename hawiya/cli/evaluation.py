@@ -12,6 +12,10 @@ import typer
 from hawiya.cli.common import JsonOut, emit, handles_errors, out
 from hawiya.errors import InvalidInput
 
+Scores = Annotated[Path | None, typer.Option(
+    "--scores", help="Also save the genuine/impostor scores here (.npz: genuine, impostor, "
+                     "modality, algorithm)")]
+
 app = typer.Typer(help="Accuracy evaluation on labelled data (FMR/FNMR/EER/DET).",
                   no_args_is_help=True)
 
@@ -26,11 +30,13 @@ def eval_face(directory: Annotated[Path | None, typer.Argument(
                   help="LFW-style pairs file (with DIR as the image root)")] = None,
               out_dir: Annotated[Path, typer.Option("--out", help="Report folder")] = Path(
                   "reports"),
-              detector: str = "hog", as_json: JsonOut = False) -> None:
+              detector: str = "hog", scores: Scores = None, as_json: JsonOut = False
+              ) -> None:
     """Face accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
     from hawiya.biometrics.face import get_face_engine
 
-    _run_eval(get_face_engine(detector), "face", directory, manifest, pairs, out_dir, as_json)
+    _run_eval(get_face_engine(detector), "face", directory, manifest, pairs, out_dir, as_json,
+              scores=scores)
 
 
 @app.command("iris")
@@ -41,11 +47,12 @@ def eval_iris(directory: Annotated[Path | None, typer.Argument(
                   help="CSV with columns path,label (paths relative to it)")] = None,
               out_dir: Annotated[Path, typer.Option("--out", help="Report folder")] = Path(
                   "reports"),
-              as_json: JsonOut = False) -> None:
+              scores: Scores = None, as_json: JsonOut = False) -> None:
     """Iris accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
     from hawiya.biometrics.iris import get_iris_engine
 
-    _run_eval(get_iris_engine(), "iris", directory, manifest, None, out_dir, as_json)
+    _run_eval(get_iris_engine(), "iris", directory, manifest, None, out_dir, as_json,
+              scores=scores)
 
 
 @app.command("finger")
@@ -61,7 +68,7 @@ def eval_finger(directory: Annotated[Path | None, typer.Argument(
                 ] = False,
                 out_dir: Annotated[Path, typer.Option("--out", help="Report folder")] = Path(
                     "reports"),
-                as_json: JsonOut = False) -> None:
+                scores: Scores = None, as_json: JsonOut = False) -> None:
     """Fingerprint accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
     from hawiya.biometrics.finger import IsoRecordEngine, get_finger_engine
     from hawiya.eval import datasets
@@ -74,13 +81,14 @@ def eval_finger(directory: Annotated[Path | None, typer.Argument(
             raise InvalidInput("--fvc/--iso need DIR")
         samples = datasets.load_fvc(directory, ".iso" if iso else ".tif")
         _run_eval(engine, "finger-iso" if iso else "finger", None, None, None, out_dir,
-                  as_json, samples=samples, source=directory)
+                  as_json, samples=samples, source=directory, scores=scores)
     else:
-        _run_eval(engine, "finger", directory, manifest, None, out_dir, as_json)
+        _run_eval(engine, "finger", directory, manifest, None, out_dir, as_json, scores=scores)
 
 
 def _run_eval(engine, name: str, directory, manifest, pairs, out_dir: Path,
-              as_json: bool, samples=None, source: Path | None = None) -> None:
+              as_json: bool, samples=None, source: Path | None = None,
+              scores: Path | None = None) -> None:
     from hawiya.eval import datasets
     from hawiya.eval.runner import run_eval
 
@@ -101,7 +109,7 @@ def _run_eval(engine, name: str, directory, manifest, pairs, out_dir: Path,
     source = Path(source or manifest or directory).resolve()
     name = f"{name}-{re.sub(r'[^A-Za-z0-9._-]+', '_', source.stem or 'data')}"
     res = run_eval(engine, samples=samples, pairs=pair_list, out_dir=out_dir, name=name,
-                   progress=not as_json or sys.stderr.isatty())
+                   progress=not as_json or sys.stderr.isatty(), scores_path=scores)
 
     def render(r):
         out.print(f"{r['genuine']} genuine / {r['impostor']} impostor pairs, "
@@ -110,4 +118,6 @@ def _run_eval(engine, name: str, directory, manifest, pairs, out_dir: Path,
         for k, v in r["fnmr_at_fmr"].items():
             out.print(f"FNMR at FMR {k}: {100 * v:.2f}%")
         out.print(f"DET plot: {r['det_plot']}")
+        if scores is not None:
+            out.print(f"Scores: {scores}")
     emit(res, as_json, render)

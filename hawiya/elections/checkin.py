@@ -21,6 +21,7 @@ from hawiya.elections.geography import get_election, get_station
 from hawiya.elections.results import CheckInResult
 from hawiya.elections.scopes import election_scope_name, station_scope_name
 from hawiya.errors import Conflict, HawiyaError, InvalidInput
+from hawiya.identity import templates as store
 from hawiya.identity.persons import find_person
 from hawiya.identity.service import identify, verify
 from hawiya.registry.models import CheckIn, Person, RollEntry, Station
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from hawiya.platform import Platform
 
 OUTCOMES = ("checked_in", "already_checked_in", "wrong_station", "not_on_roll",
-            "verification_failed")
+            "verification_failed", "not_identified")
 
 
 def _roll_entry(session, election_id: int, *, voter_number=None, person_db_id=None):
@@ -40,22 +41,34 @@ def _roll_entry(session, election_id: int, *, voter_number=None, person_db_id=No
 
 
 def _find_by_biometrics(platform: Platform, election_code: str, station_code: str,
-                        captures: Sequence[Capture], clerk: str) -> str | None:
-    """1:N within the station's roll first, then the whole roll (named scopes: their
-    template ids are resolved once per frozen roll, not per request)."""
-    for scope in (station_scope_name(election_code, station_code),
-                  election_scope_name(election_code)):
-        found = identify(platform, captures, actor=clerk, top=1, scope=scope)
-        if found.candidates and found.candidates[0].match:
-            return found.candidates[0].person_id
-    return None
+                        captures: Sequence[Capture], clerk: str
+                        ) -> tuple[str | None, str, bool, bool]:
+    """(person id, reason, found at this station, search decidable) from a 1:N search of the station's roll
+    at the check-in FPIR; when it names nobody, a search of the whole roll may only say
+    where a matching voter is registered (named scopes: template ids resolved once per
+    frozen roll, not per request)."""
+    here = identify(platform, captures, actor=clerk, top=1, use="check_in",
+                    scope=station_scope_name(election_code, station_code))
+    if here.candidates and here.candidates[0].match:
+        return here.candidates[0].person_id, here.reason, True, True
+    roll = identify(platform, captures, actor=clerk, top=1, use="check_in",
+                    scope=election_scope_name(election_code))
+    if roll.candidates and roll.candidates[0].match:
+        return roll.candidates[0].person_id, roll.reason, False, True
+    if not here.decidable:
+        return None, here.reason, False, False
+    return None, roll.reason, False, roll.decidable
 
 
 def check_in(platform: Platform, election_code: str, station_code: str, *, clerk: str,
              voter_number: str | None = None, qr_text: str | None = None,
              captures: Sequence[Capture] = (),
              require_biometric: bool = True) -> CheckInResult:
-    """Check one voter in; returns ``outcome`` (one of OUTCOMES) with the details."""
+    """Check one voter in; returns ``outcome`` (one of OUTCOMES) with the details.
+
+    Order of answers: not on the roll (or not identified), already checked in anywhere
+    (where and when), wrong station, verification failed, checked in. A voter found by a
+    biometric search of the whole roll is only told where to go, never checked in."""
     with platform.transaction() as session:
         election = get_election(session, election_code)
         station = get_station(session, station_code)
@@ -70,14 +83,18 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
         raise InvalidInput("biometric verification is required: send a face, iris or finger "
                            "capture")
     method = "voter_number" if voter_number else "qr" if qr_text else "biometric_search"
-    person_key = None
+    person_key, search_reason, found_here = None, None, True
     if qr_text:
         from hawiya.credentials.documents import person_for_qr
 
         person_key = person_for_qr(platform, qr_text)
     elif not voter_number:
-        person_key = _find_by_biometrics(platform, election_code, station_code, captures,
-                                         clerk)
+        person_key, search_reason, found_here, decidable = _find_by_biometrics(
+            platform, election_code, station_code, captures, clerk)
+        if person_key is None:
+            return _answer(platform, election_code, station_code, clerk,
+                           "not_on_roll" if decidable else "not_identified", method,
+                           reason=search_reason)
     with platform.transaction() as session:
         entry = None
         if voter_number:
@@ -87,17 +104,29 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
             entry = _roll_entry(session, election_id, person_db_id=person.id)
         if entry is not None:
             person = session.get(Person, entry.person_db_id)
-            person_id, voter_number = person.person_id, entry.voter_number
+            person_id, voter_number, name = person.person_id, entry.voter_number, person.name
             entry_id, entry_station = entry.id, entry.station_id
             assigned = session.get(Station, entry_station).code
+            prior = session.scalar(select(CheckIn).where(CheckIn.election_id == election_id,
+                                                         CheckIn.roll_entry_id == entry_id))
+            first = ((session.get(Station, prior.station_id).code,
+                      prior.checked_at.isoformat()) if prior else None)
+            portrait = store.portrait_thumbnail(platform, person)
     # Answers are audited in their own transaction (SQLite allows one writer at a time).
     if entry is None:
         return _answer(platform, election_code, station_code, clerk, "not_on_roll",
-                       method, voter_number=voter_number)
+                       method, voter_number=voter_number, reason=search_reason)
+    who = {"voter_number": voter_number, "person_id": person_id, "name": name,
+           "portrait": portrait}
+    if first is not None:
+        return _answer(platform, election_code, station_code, clerk, "already_checked_in",
+                       method, **who, first_station=first[0], first_checked_at=first[1])
     if entry_station != station_id:
         return _answer(platform, election_code, station_code, clerk, "wrong_station", method,
-                       voter_number=voter_number, person_id=person_id,
-                       assigned_station=assigned)
+                       **who, assigned_station=assigned)
+    if not found_here:  # the whole roll's search never checks anyone in
+        return _answer(platform, election_code, station_code, clerk, "not_identified",
+                       method, reason="the station's roll search named nobody")
     score = None
     if biometric:
         try:
@@ -106,16 +135,17 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
             if isinstance(exc, InvalidInput):
                 raise
             return _answer(platform, election_code, station_code, clerk,
-                           "verification_failed", method, voter_number=voter_number,
-                           person_id=person_id, reason=exc.message)
+                           "verification_failed", method, **who, reason=exc.message)
         score = result.score
         if not result.match:
             return _answer(platform, election_code, station_code, clerk,
-                           "verification_failed", method, voter_number=voter_number,
-                           person_id=person_id, score=score, threshold=result.threshold)
-    return record_check_in(platform, election_id, entry_id, station_id, election_code,
+                           "verification_failed", method, **who, score=score,
+                           threshold=result.threshold, reason=result.reason)
+    done = record_check_in(platform, election_id, entry_id, station_id, election_code,
                            station_code, clerk=clerk, method=method, score=score,
                            voter_number=voter_number, person_id=person_id)
+    return done.model_copy(update={"name": name, "portrait": portrait,
+                                   "reason": search_reason})
 
 
 def record_check_in(platform: Platform, election_id: int, entry_id: int, station_id: int,

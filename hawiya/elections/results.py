@@ -9,7 +9,7 @@ from pydantic import Field
 from hawiya.identity.results import Result
 
 Outcome = Literal["checked_in", "already_checked_in", "wrong_station", "not_on_roll",
-                  "verification_failed"]
+                  "verification_failed", "not_identified"]
 
 
 class CheckInResult(Result):
@@ -22,6 +22,10 @@ class CheckInResult(Result):
     method: str = Field(description="voter_number, qr or biometric_search")
     voter_number: str | None = None
     person_id: str | None = None
+    name: str | None = Field(None, description="the voter's name, for the clerk to confirm")
+    portrait: str | None = Field(None, description="enrolment portrait thumbnail "
+                                                   "(data:image/jpeg;base64,...) to confirm "
+                                                   "by eye")
     score: float | None = None
     threshold: float | None = None
     checked_at: str | None = None

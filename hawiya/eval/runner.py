@@ -5,7 +5,9 @@ reason), scores all genuine and impostor pairs (or an explicit pairs list), comp
 FNMR at target FMRs with :mod:`hawiya.eval.metrics`, and writes ``<name>-det.png`` and
 ``<name>-report.json`` into ``out_dir``. The returned dict is the ``hawiya eval --json``
 contract: ``eer``, ``fnmr_at_fmr``, ``genuine``, ``impostor``, ``failed_to_enrol``,
-``det_plot`` and more.
+``det_plot`` and more. With ``scores_path`` it also saves the raw genuine and impostor score
+arrays (``.npz``: ``genuine``, ``impostor`` as float64, ``modality``, ``algorithm``,
+``version``) for analyses the report's summaries cannot answer (1:N error rates, fusion).
 
 Protocol. With samples, every pair ``i < j`` of successfully extracted samples is compared
 once: same label -> genuine, different labels -> impostor. Error rates are computed over
@@ -185,15 +187,35 @@ def _score_pairs(engine: Any, ta: list[Template], tb: list[Template], ia: np.nda
     return scores, "compare_many"
 
 
+def save_scores(path: str | os.PathLike, genuine: np.ndarray, impostor: np.ndarray, *,
+                modality: str | None = None, algorithm: str | None = None,
+                version: object = None) -> Path:
+    """Write genuine/impostor scores to ``path`` (an ``.npz``, written atomically): arrays
+    ``genuine`` and ``impostor`` (float64) and the strings ``modality``, ``algorithm`` and
+    ``version`` (empty when unknown). Read back with ``np.load(path)``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
+        np.savez(fh, genuine=np.asarray(genuine, dtype=np.float64).ravel(),
+                 impostor=np.asarray(impostor, dtype=np.float64).ravel(),
+                 modality=np.str_(modality or ""), algorithm=np.str_(algorithm or ""),
+                 version=np.str_("" if version is None else str(version)))
+    os.replace(tmp, path)
+    return path
+
+
 def run_eval(engine: Any, samples: Sequence[Sample | tuple] | None = None,
              pairs: Sequence[Pair | tuple] | None = None, *, out_dir: str | os.PathLike,
              name: str, fmr_targets: Sequence[float] = (1e-2, 1e-3, 1e-4), progress: bool = True,
-             batch_size: int = 32, det_scale: str = "normal") -> dict:
+             batch_size: int = 32, det_scale: str = "normal",
+             scores_path: str | os.PathLike | None = None) -> dict:
     """Evaluate ``engine`` on labelled ``samples`` (all pairs) or explicit ``pairs``.
 
     Returns the report dict (also written as ``<out_dir>/<name>-report.json``); the DET plot
-    goes to ``<out_dir>/<name>-det.png``. Raises :class:`InvalidInput` when the data yields no
-    genuine or no impostor comparison.
+    goes to ``<out_dir>/<name>-det.png``. With ``scores_path``, the genuine and impostor scores
+    are saved there as an ``.npz`` (see :func:`save_scores`); the report is unchanged. Raises
+    :class:`InvalidInput` when the data yields no genuine or no impostor comparison.
     """
     t0 = time.perf_counter()
     if (samples is None) == (pairs is None):
@@ -255,6 +277,10 @@ def run_eval(engine: Any, samples: Sequence[Sample | tuple] | None = None,
             f"failed to enrol)", failures=failures[:20]
         )
 
+    if scores_path is not None:
+        save_scores(scores_path, gen, imp, modality=getattr(engine, "modality", None),
+                    algorithm=getattr(engine, "algorithm", None),
+                    version=getattr(engine, "version", None))
     rep = evaluate_scores(gen, imp, targets)
     for p in rep.points:
         if not p.reliable:
@@ -304,4 +330,4 @@ def run_eval(engine: Any, samples: Sequence[Sample | tuple] | None = None,
     return result
 
 
-__all__ = ["run_eval"]
+__all__ = ["run_eval", "save_scores"]

@@ -20,6 +20,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,18 @@ from hawiya.registry.models import (
 SEARCHABLE = (ACTIVE, POTENTIAL_DUPLICATE)
 SCOPE_RE = re.compile(r"^([a-z][a-z0-9_-]{0,31}):(.{1,200})$")
 
+
+
+@dataclass(frozen=True)
+class SearchSet:
+    """What a 1:N search of one modality covers: the template ids it is restricted to
+    (None: the whole gallery), and how many people and templates that is."""
+
+    ids: np.ndarray | None
+    people: int
+    templates: int
+
+
 # A scope resolver: (session, argument) -> (select of Person.id, cache token or None).
 ScopeResolver = Callable[[Session, str], tuple[Select, str | None]]
 
@@ -56,7 +69,8 @@ class GalleryManager:
         self._max_tid = 0  # newest template id the in-memory galleries have seen
         self._lock = threading.RLock()
         self._resolvers: dict[str, ScopeResolver] = {}
-        self._scope_cache: dict[tuple, tuple[tuple, np.ndarray]] = {}
+        self._scope_cache: dict[tuple, tuple[tuple, SearchSet]] = {}
+        self._size_cache: dict[tuple[str, str], tuple[int, SearchSet]] = {}
 
     # -- keys --------------------------------------------------------------------------
     def key(self, modality: str) -> tuple[str, str]:
@@ -228,8 +242,8 @@ class GalleryManager:
                                f"{', '.join(self.scope_kinds()) or 'none'})")
         return resolver(session, arg)
 
-    def scope_template_ids(self, session: Session, modality: str, scope: str) -> np.ndarray:
-        """Template ids of ``modality`` (configured algorithm) of the people in ``scope``;
+    def scope_set(self, session: Session, modality: str, scope: str) -> SearchSet:
+        """Templates of ``modality`` (configured algorithm) of the people in ``scope``;
         cached while neither the gallery nor the scope's token changes."""
         key = self.key(modality)
         people, token = self.scope_people(session, scope)
@@ -237,17 +251,14 @@ class GalleryManager:
         cached = self._scope_cache.get((scope, key))
         if token is not None and cached is not None and cached[0] == version:
             return cached[1]
-        ids = np.fromiter(session.scalars(self._template_ids(key, people)), dtype=np.int64)
+        found = self._restricted(session, key, people)
         if token is not None:
-            self._scope_cache[(scope, key)] = (version, ids)
-        return ids
+            self._scope_cache[(scope, key)] = (version, found)
+        return found
 
-    def _template_ids(self, key: tuple[str, str], people: Select) -> Select:
-        return self._searchable(key).where(BiometricTemplate.person_db_id.in_(people))
-
-    def people_template_ids(self, session: Session, modality: str,
-                            person_keys: Sequence[str]) -> np.ndarray:
-        """Template ids of the listed people (our ids or reference ids), in one query; an
+    def people_set(self, session: Session, modality: str, person_keys: Sequence[str]
+                   ) -> SearchSet:
+        """Templates of the listed people (our ids or reference ids), in one query; an
         unknown key is an error naming it."""
         keys = list(dict.fromkeys(person_keys))
         found = session.execute(select(Person.person_id, Person.reference_id).where(
@@ -259,5 +270,26 @@ class GalleryManager:
                            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
         people = select(Person.id).where(or_(Person.person_id.in_(keys),
                                              Person.reference_id.in_(keys)))
-        return np.fromiter(session.scalars(self._template_ids(self.key(modality), people)),
-                           dtype=np.int64)
+        return self._restricted(session, self.key(modality), people)
+
+    def whole_set(self, session: Session, modality: str) -> SearchSet:
+        """Everyone searchable in the modality's gallery (sizes cached per version)."""
+        key = self.key(modality)
+        version = self._version.get(key, 0)
+        cached = self._size_cache.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        sub = self._searchable(key).add_columns(BiometricTemplate.person_db_id).subquery()
+        templates, people = session.execute(select(
+            func.count(sub.c.id), func.count(func.distinct(sub.c.person_db_id)))).one()
+        found = SearchSet(None, int(people), int(templates))
+        self._size_cache[key] = (version, found)
+        return found
+
+    def _restricted(self, session: Session, key: tuple[str, str], people: Select
+                    ) -> SearchSet:
+        rows = session.execute(self._searchable(key).add_columns(
+            BiometricTemplate.person_db_id).where(
+            BiometricTemplate.person_db_id.in_(people))).all()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return SearchSet(ids, len({r[1] for r in rows}), len(rows))

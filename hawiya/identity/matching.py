@@ -23,6 +23,8 @@ from hawiya.biometrics.capture import Capture, ImageInput
 from hawiya.biometrics.fusion import evidence_for_fmr, fuse
 from hawiya.biometrics.template import Template
 from hawiya.errors import HawiyaError, InvalidInput
+from hawiya.identity.decisions import SearchNeed, candidate_decision, search_need
+from hawiya.identity.galleries import SearchSet
 from hawiya.identity.results import Candidate, Decision, ModalityScore
 from hawiya.imaging import load_image
 from hawiya.registry.models import BiometricTemplate, Person
@@ -57,14 +59,13 @@ def extract(platform: Platform, captures: Sequence[Capture]) -> list[Template]:
     return templates
 
 
-def modality_decision(platform: Platform, scores: Mapping[str, float], kind: str = "verify"
-                      ) -> Decision:
-    """Decision over per-modality best scores: single threshold, or fused evidence."""
+def modality_decision(platform: Platform, scores: Mapping[str, float]) -> Decision:
+    """1:1 decision over per-modality best scores: single threshold, or fused evidence
+    (1:N searches decide by gallery size instead: :mod:`hawiya.identity.decisions`)."""
     settings = platform.settings
     per = {}
     for modality, score in scores.items():
-        threshold = (settings.verify_threshold(modality) if kind == "verify"
-                     else settings.dedup_threshold(modality))
+        threshold = settings.verify_threshold(modality)
         per[modality] = ModalityScore(
             score=round(float(score), 6), threshold=threshold, match=bool(score >= threshold),
             evidence=round(float(settings.calibration(modality).evidence(score)), 3))
@@ -75,8 +76,7 @@ def modality_decision(platform: Platform, scores: Mapping[str, float], kind: str
                                                                            d.threshold))
     fused = fuse({m: d.evidence for m, d in per.items()})
     need = evidence_for_fmr(settings.fusion_target_fmr)
-    # Dedup also flags a person that any single modality alone calls a match.
-    match = fused >= need or (kind == "dedup" and any(d.match for d in per.values()))
+    match = fused >= need
     return Decision(match=bool(match), score=round(fused, 3), threshold=round(need, 3),
                     score_kind="fused-evidence", modalities=per,
                     reason=_reason("fused-evidence", fused, need))
@@ -88,30 +88,33 @@ def _reason(kind: str, score: float, threshold: float) -> str:
 
 
 def search_candidates(platform: Platform, galleries: Mapping[str, object], session: Session,
-                      templates: Sequence[Template], k: int, kind: str,
-                      restrict: Mapping[str, np.ndarray] | None = None) -> list[Candidate]:
-    """Top people for the probe templates, fused across modalities, best first.
+                      templates: Sequence[Template], k: int, use: str,
+                      searched: Mapping[str, SearchSet]
+                      ) -> tuple[list[Candidate], SearchNeed]:
+    """Top people for the probe templates, fused across modalities, best first, each
+    decided by the 1:N rule for ``use`` at the size of what was searched.
 
     ``galleries`` (modality → gallery) is fetched before the caller's transaction opens:
-    fetching may read the registry, and SQLite allows one writer at a time. ``restrict``
-    (modality → template ids) limits each modality's search to a scope."""
+    fetching may read the registry, and SQLite allows one writer at a time. ``searched``
+    (modality → SearchSet) says what each modality's search covers (a scope's template ids,
+    or the whole gallery) and how many people that is."""
+    probes = {m: sum(1 for t in templates if t.modality == m) for m in galleries}
+    searched = {m: s for m, s in searched.items() if probes.get(m) and s.templates}
+    need = search_need(platform, use, searched, probes)
     best: dict[str, dict[int, float]] = {}
     for modality, gallery in galleries.items():
-        probes = [t for t in templates if t.modality == modality]
-        if not probes or len(gallery) == 0:
+        if modality not in searched or len(gallery) == 0:
             continue
-        restrict_ids = None if restrict is None else restrict.get(modality)
-        if restrict is not None and (restrict_ids is None or not len(restrict_ids)):
-            continue
-        hits = gallery.search_batch(probes, min(len(gallery), k * 4),
-                                    restrict_to=restrict_ids)
+        restrict_ids = searched[modality].ids
+        hits = gallery.search_batch([t for t in templates if t.modality == modality],
+                                    min(len(gallery), k * 4), restrict_to=restrict_ids)
         per_tpl = best.setdefault(modality, {})
         for row in hits:
             for tid, score in row:
                 per_tpl[tid] = max(per_tpl.get(tid, -1.0), float(score))
     all_ids = [tid for per in best.values() for tid in per]
     if not all_ids:
-        return []
+        return [], need
     owners = dict(session.execute(select(BiometricTemplate.id, Person)
                                   .join(Person, Person.id == BiometricTemplate.person_db_id)
                                   .where(BiometricTemplate.id.in_(all_ids))).all())
@@ -123,14 +126,14 @@ def search_candidates(platform: Platform, galleries: Mapping[str, object], sessi
             scores[modality] = max(scores.get(modality, -1.0), score)
     out = []
     for person, scores in people.values():
-        decision = modality_decision(platform, scores, kind)
+        decision = candidate_decision(platform, scores, need)
         out.append(Candidate(person_id=person.person_id, reference_id=person.reference_id,
                              name=person.name, status=person.status, score=decision.score,
                              score_kind=decision.score_kind, match=decision.match,
                              modalities=decision.modalities))
     # Rank by evidence so people compared on different modalities sort fairly.
     out.sort(key=lambda c: -sum(d.evidence for d in c.modalities.values()) - 1e-6 * c.score)
-    return out[:k]
+    return out[:k], need
 
 
 def compare_with_enrolled(platform: Platform, probe: Template,

@@ -65,6 +65,25 @@ class CandidateRef(Result):
     modalities: dict[str, ModalityScore]
 
 
+class SearchSummary(Result):
+    """How a 1:N search was decided: its size, target FPIR and the evidence that needs."""
+
+    gallery_size: int = Field(0, description="people searched")
+    target_fpir: float = Field(0.0, description="false-positive identification rate "
+                                                "allowed per search")
+    required_evidence: float = Field(0.0, description="-log10 of the per-comparison FMR "
+                                                      "the search needed")
+    decidable: bool = Field(True, description="false when the captured modalities cannot "
+                                              "reach that evidence: nobody is named")
+    reason: str = ""
+
+    @classmethod
+    def of(cls, need) -> SearchSummary:
+        return cls(gallery_size=need.gallery_size, target_fpir=need.target_fpir,
+                   required_evidence=need.evidence, decidable=need.decidable,
+                   reason=need.reason)
+
+
 class EnrollResult(Result):
     person_id: str
     reference_id: str | None = None
@@ -78,6 +97,7 @@ class EnrollResult(Result):
     quality: dict[str, int] = Field(description="'modality:position' -> quality 0-100")
     request_id: str
     replayed: bool = False
+    search: SearchSummary | None = Field(None, description="the de-duplication search")
 
 
 class VerifyResult(Decision):
@@ -92,8 +112,12 @@ class IdentifyResult(Result):
     threshold: float
     modalities: list[str]
     probe_quality: dict[str, int]
-    gallery_size: int = Field(0, description="templates searched, summed over modalities")
+    gallery_size: int = Field(0, description="people searched")
     scope: str | None = None
+    target_fpir: float = 0.0
+    required_evidence: float = 0.0
+    decidable: bool = True
+    reason: str = ""
 
 
 class TemplateInfo(Result):

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from hawiya import audit
 from hawiya.biometrics.capture import Capture
-from hawiya.biometrics.fusion import evidence_for_fmr
 from hawiya.biometrics.template import Template
 from hawiya.errors import Conflict, InvalidInput, NotFound
 from hawiya.identity import matching
@@ -31,6 +30,7 @@ from hawiya.identity.results import (
     CandidateRef,
     EnrollResult,
     IdentifyResult,
+    SearchSummary,
     VerifyResult,
 )
 from hawiya.imaging import read_bytes
@@ -113,13 +113,12 @@ def enroll(platform: Platform, *, demographics: Demographics, captures: Sequence
             return replay
     if templates is None:
         templates = matching.extract(platform, captures)
-    raw = blobs if platform.settings.keep_raw_images else []
     modalities = sorted({t.modality for t in templates})
     with platform.enroll_lock:
         for _attempt in range(5):
             galleries = {m: platform.galleries.get(m) for m in modalities}
             try:
-                return _enroll_locked(platform, galleries, templates, raw, modalities,
+                return _enroll_locked(platform, galleries, templates, blobs, modalities,
                                       demographics, actor, request_id, station, submission)
             except _StaleGallery:
                 continue  # another process enrolled since the sync: sync and search again
@@ -138,7 +137,7 @@ def _lock_enrollment(session: Session) -> None:
 
 
 def _enroll_locked(platform: Platform, galleries: dict, templates: Sequence[Template],
-                   raw: list[bytes], modalities: list[str], demographics: Demographics,
+                   blobs: list[bytes], modalities: list[str], demographics: Demographics,
                    actor: str, request_id: str | None, station: str | None,
                    submission: str) -> EnrollResult:
     with platform.transaction() as session:
@@ -151,11 +150,12 @@ def _enroll_locked(platform: Platform, galleries: dict, templates: Sequence[Temp
         if demographics.reference_id and session.scalar(
                 select(Person.id).where(Person.reference_id == demographics.reference_id)):
             raise Conflict(f"reference_id {demographics.reference_id!r} is already enrolled")
+        searched = {m: platform.galleries.whole_set(session, m) for m in modalities}
+        found, need = matching.search_candidates(platform, galleries, session, templates,
+                                                 k=10, use="dedup", searched=searched)
         candidates = [CandidateRef(person_id=c.person_id, score=c.score,
                                    score_kind=c.score_kind, modalities=c.modalities)
-                      for c in matching.search_candidates(platform, galleries, session,
-                                                          templates, k=10, kind="dedup")
-                      if c.match]
+                      for c in found if c.match]
         status = POTENTIAL_DUPLICATE if candidates else ACTIVE
         person = Person(name=demographics.name, reference_id=demographics.reference_id,
                         date_of_birth=demographics.date_of_birth, sex=demographics.sex,
@@ -166,9 +166,16 @@ def _enroll_locked(platform: Platform, galleries: dict, templates: Sequence[Temp
                                  person_db_id=person.id, operator=actor, station=station)
         session.add(capture)
         session.flush()
+        # Captures are kept (encrypted) when configured, and always while a case is open:
+        # the adjudicator compares them side by side; the decision discards them again.
+        keep = platform.settings.keep_raw_images or bool(candidates)
         rows = [store.new_row(platform, person, capture.id, tpl,
-                              raw[i] if i < len(raw) else None)
+                              blobs[i] if keep and i < len(blobs) else None)
                 for i, tpl in enumerate(templates)]
+        face = next((i for i, t in enumerate(templates)
+                     if t.modality == store.PORTRAIT_MODALITY and i < len(blobs)), None)
+        if face is not None:
+            store.set_portrait(platform, person, blobs[face], templates[face])
         session.add_all(rows)
         session.flush()
         case_id = None
@@ -182,10 +189,10 @@ def _enroll_locked(platform: Platform, galleries: dict, templates: Sequence[Temp
         result = EnrollResult(
             person_id=person.person_id, reference_id=person.reference_id,
             status="enrolled" if status == ACTIVE else status, candidates=candidates,
-            threshold=(platform.settings.dedup_threshold(modalities[0])
-                       if len(modalities) == 1 else None),
+            threshold=(need.thresholds.get(modalities[0]) if len(modalities) == 1 else None),
             case_id=case_id, templates=len(rows), modalities=modalities,
-            quality=store.quality_summary(templates), request_id=capture.request_id)
+            quality=store.quality_summary(templates), request_id=capture.request_id,
+            search=SearchSummary.of(need))
         capture.result = dict(result.to_json(), submission=submission)
         rec = audit.append(session, actor, "person.enroll", person.person_id,
                            {"status": status,
@@ -239,7 +246,7 @@ def verify(platform: Platform, person_key: str, captures: Sequence[Capture], *,
                 raise NotFound(f"{person.person_id} has {missing}; verify with another "
                                "modality")
             scores[probe.modality] = max(scores.get(probe.modality, -1.0), score)
-        decision = matching.modality_decision(platform, scores, "verify")
+        decision = matching.modality_decision(platform, scores)
         audit.append(session, actor, "person.verify", person.person_id,
                      {"match": decision.match, "score": decision.score,
                       "threshold": decision.threshold, "kind": decision.score_kind})
@@ -249,10 +256,12 @@ def verify(platform: Platform, person_key: str, captures: Sequence[Capture], *,
 
 
 def identify(platform: Platform, captures: Sequence[Capture], *, actor: str, top: int = 10,
-             restrict_to: Sequence[str] | None = None, scope: str | None = None
-             ) -> IdentifyResult:
+             restrict_to: Sequence[str] | None = None, scope: str | None = None,
+             use: str = "identify") -> IdentifyResult:
     """1:N: top candidates, optionally only among the given people (``restrict_to``, our
-    ids or reference ids) or within a named scope (``election:E1``, ``station:E1/S3``)."""
+    ids or reference ids) or within a named scope (``election:E1``, ``station:E1/S3``).
+    A candidate is a match only when the search is decidable at its size and the use's
+    target FPIR (``use``: identify or check_in)."""
     if not 1 <= int(top) <= MAX_TOP:
         raise InvalidInput(f"top must be between 1 and {MAX_TOP}")
     if restrict_to is not None and scope is not None:
@@ -261,24 +270,24 @@ def identify(platform: Platform, captures: Sequence[Capture], *, actor: str, top
     modalities = sorted({t.modality for t in probes})
     galleries = {m: platform.galleries.get(m) for m in modalities}
     with platform.transaction() as session:
-        restrict = None
         if restrict_to is not None:
-            restrict = {m: platform.galleries.people_template_ids(session, m, restrict_to)
+            searched = {m: platform.galleries.people_set(session, m, restrict_to)
                         for m in modalities}
         elif scope is not None:
-            restrict = {m: platform.galleries.scope_template_ids(session, m, scope)
-                        for m in modalities}
-        cands = matching.search_candidates(platform, galleries, session, probes, k=int(top),
-                                           kind="verify", restrict=restrict)
-        size = sum(len(r) for r in restrict.values()) if restrict is not None else \
-            sum(len(g) for g in galleries.values())
+            searched = {m: platform.galleries.scope_set(session, m, scope) for m in modalities}
+        else:
+            searched = {m: platform.galleries.whole_set(session, m) for m in modalities}
+        cands, need = matching.search_candidates(platform, galleries, session, probes,
+                                                 k=int(top), use=use, searched=searched)
         audit.append(session, actor, "person.identify", None,
                      {"top": int(top), "returned": [c.person_id for c in cands],
+                      "matched": [c.person_id for c in cands if c.match],
                       "modalities": modalities, "restricted": restrict_to is not None,
-                      "scope": scope, "gallery_size": int(size)})
-    threshold = (platform.settings.verify_threshold(modalities[0]) if len(modalities) == 1
-                 else round(evidence_for_fmr(platform.settings.fusion_target_fmr), 3))
+                      "scope": scope, "gallery_size": need.gallery_size,
+                      "target_fpir": need.target_fpir, "decidable": need.decidable})
+    threshold = (need.thresholds.get(modalities[0], 0.0) if len(modalities) == 1
+                 else need.evidence)
     return IdentifyResult(candidates=cands, threshold=threshold, modalities=modalities,
                           probe_quality=store.quality_summary(probes),
-                          gallery_size=int(size), scope=scope)
-
+                          gallery_size=need.gallery_size, scope=scope,
+                          **SearchSummary.of(need).model_dump(exclude={"gallery_size"}))

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 # Documents bind to and print a face: the modality of a person's portrait.
 PORTRAIT_MODALITY = "face"
+PORTRAIT_HEIGHT = 160  # px: enough to recognise a face on a clerk's screen
 
 
 def template_context(person_id: str, modality: str) -> str:
@@ -122,6 +123,49 @@ def portrait(platform: Platform, session: Session, person: Person) -> bytes | No
             BiometricTemplate.raw_image.is_not(None)).order_by(BiometricTemplate.id)):
         return decrypt_capture(platform, row, person.person_id)
     return None
+
+
+def portrait_context(person_id: str) -> str:
+    return f"portrait:{person_id}"
+
+
+def make_portrait(image: bytes, template: Template, height: int = PORTRAIT_HEIGHT) -> bytes:
+    """A small JPEG of the face a template was made from (its detected box with a margin),
+    so a clerk or adjudicator confirms a person by eye without raw captures being kept."""
+    import io
+
+    from PIL import Image
+
+    from hawiya.imaging import load_image
+
+    pixels = load_image(image)
+    h, w = pixels.shape[:2]
+    box = template.meta.get("box")
+    if box and len(box) == 4:
+        x0, y0, x1, y1 = (int(v) for v in box)  # the detector's (left, top, right, bottom)
+        mx, my = int((x1 - x0) * 0.4), int((y1 - y0) * 0.5)
+        pixels = pixels[max(0, y0 - my):min(h, y1 + my), max(0, x0 - mx):min(w, x1 + mx)]
+    picture = Image.fromarray(pixels)
+    scale = height / max(1, picture.height)
+    picture = picture.resize((max(1, round(picture.width * scale)), height), Image.LANCZOS)
+    buf = io.BytesIO()
+    picture.convert("RGB").save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+def set_portrait(platform: Platform, person: Person, image: bytes, template: Template) -> None:
+    person.portrait = platform.cipher.encrypt(make_portrait(image, template),
+                                              portrait_context(person.person_id))
+
+
+def portrait_thumbnail(platform: Platform, person: Person) -> str | None:
+    """The person's enrolment portrait as a data URL, or None."""
+    import base64
+
+    if person.portrait is None:
+        return None
+    jpeg = platform.cipher.decrypt(person.portrait, portrait_context(person.person_id))
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
 
 
 def quality_summary(templates: Sequence[Template]) -> dict[str, int]:

@@ -62,6 +62,8 @@ class Person(Base):
     district: Mapped[str | None] = mapped_column(String(100), index=True)
     status: Mapped[str] = mapped_column(String(32), index=True, default=ACTIVE)
     merged_into: Mapped[str | None] = mapped_column(String(32))
+    # Encrypted enrolment portrait thumbnail (JPEG), shown to clerks and adjudicators.
+    portrait: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                     onupdate=utcnow)
@@ -116,6 +118,12 @@ class DuplicateCase(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     note: Mapped[str | None] = mapped_column(Text)
+    # Four eyes: a "distinct" decision against strong evidence is proposed by one
+    # adjudicator and takes effect when a second one confirms it.
+    proposed_decision: Mapped[str | None] = mapped_column(String(16))
+    proposed_by: Mapped[str | None] = mapped_column(String(100))
+    proposed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    proposed_note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     person: Mapped[Person] = relationship()
