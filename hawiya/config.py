@@ -117,6 +117,10 @@ class TargetFPIR(Section):
 
 class IdentitySettings(Section):
     target_fpir: TargetFPIR = Field(default_factory=TargetFPIR)
+    four_eyes_evidence: float = Field(
+        3.0, ge=0, description="a 'distinct' decision against a candidate with at least this "
+                               "evidence (-log10 FMR) needs a written reason and a second "
+                               "adjudicator's confirmation")
 
 
 class CredentialsSettings(Section):

@@ -242,3 +242,37 @@ def test_accounts_and_error_shapes(client):
                     files=[("face", ("x.jpg", b"GIF89a-not-really", "image/jpeg"))],
                     headers=admin)
     assert r.status_code == 422 and "BytesIO" not in r.json()["message"]
+
+
+def test_adjudication_case_evidence_and_four_eyes(client):
+    admin = _token(client)
+    officer = _user(client, admin, "officer", "enrollment_officer")
+    adj1 = _user(client, admin, "adjone", "adjudicator")
+    adj2 = _user(client, admin, "adjtwo", "adjudicator")
+    auditor = _user(client, admin, "audit", "auditor")
+    first = client.post("/persons", data={"name": "First"}, files=[_face(4, "normal")],
+                        headers=officer).json()
+    held = client.post("/persons", data={"name": "Second"}, files=[_face(4, "happy")],
+                       headers=officer).json()
+    assert held["status"] == "potential_duplicate" and held["search"]["gallery_size"] == 1
+    case = client.get(f"/adjudication/cases/{held['case_id']}", headers=adj1)
+    assert case.status_code == 200, case.text
+    detail = case.json()
+    assert detail["enrolled_by"] == "officer"
+    assert detail["matches"][0]["person"]["person_id"] == first["person_id"]
+    url = detail["probe"]["captures"][0]["url"]
+    assert client.get(url, headers=auditor).status_code == 403
+    image = client.get(url, headers=adj1)
+    assert image.status_code == 200 and image.headers["content-type"] == "image/jpeg"
+    assert image.content == yale(4, "happy").read_bytes()
+    decide = f"/adjudication/cases/{held['case_id']}/decision"
+    r = client.post(decide, json={"decision": "distinct"}, headers=adj1)
+    assert r.status_code == 422 and "written reason" in r.json()["message"]
+    r = client.post(decide, json={"decision": "distinct", "note": "x" * 5000}, headers=adj1)
+    assert r.status_code == 422
+    r = client.post(decide, json={"decision": "distinct", "note": "twins"}, headers=adj1)
+    assert r.status_code == 200 and r.json()["awaiting_confirmation"] is True
+    r = client.post(decide, json={"decision": "distinct"}, headers=adj1)
+    assert r.status_code == 409
+    r = client.post(decide, json={"decision": "distinct"}, headers=adj2)
+    assert r.status_code == 200 and r.json()["person"]["status"] == "active"

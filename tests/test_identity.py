@@ -6,7 +6,14 @@ from sqlalchemy import func, select, text
 
 from hawiya import audit
 from hawiya.app import build_platform
-from hawiya.errors import Conflict, InvalidImage, InvalidInput, NotFound, QualityRejected
+from hawiya.errors import (
+    Conflict,
+    Forbidden,
+    InvalidImage,
+    InvalidInput,
+    NotFound,
+    QualityRejected,
+)
 from hawiya.identity.persons import Demographics
 from hawiya.registry.models import BiometricTemplate, Person
 from tests import calls as service
@@ -109,8 +116,20 @@ def test_adjudication_distinct_and_duplicate(platform):
     held2 = _enroll(platform, 8, "sad", name="Fraud?")
     cases = service.list_cases(platform)
     assert {c["person"]["person_id"] for c in cases} == {held["person_id"], held2["person_id"]}
-    d1 = service.decide_case(platform, held["case_id"], "distinct", actor="adj1")
-    assert d1["person"]["status"] == "active"
+    # Same face at high evidence: "distinct" needs a reason and a second adjudicator.
+    with pytest.raises(InvalidInput, match="written reason"):
+        service.decide_case(platform, held["case_id"], "distinct", actor="adj1")
+    with pytest.raises(Forbidden, match="cannot adjudicate"):
+        service.decide_case(platform, held["case_id"], "distinct", actor=ACTOR, note="x")
+    proposed = service.decide_case(platform, held["case_id"], "distinct", actor="adj1",
+                                   note="twin brother, birth certificates seen")
+    assert proposed["awaiting_confirmation"] and proposed["person"]["status"] == \
+        "potential_duplicate"
+    with pytest.raises(Conflict, match="second adjudicator"):
+        service.decide_case(platform, held["case_id"], "distinct", actor="adj1")
+    d1 = service.decide_case(platform, held["case_id"], "distinct", actor="adj2")
+    assert d1["person"]["status"] == "active" and d1["decided_by"] == "adj2"
+    assert d1["proposed_by"] == "adj1" and d1["note"].startswith("twin")
     d2 = service.decide_case(platform, held2["case_id"], "duplicate", actor="adj1",
                              duplicate_of=a["person_id"])
     assert d2["person"]["status"] == "merged" and d2["person"]["merged_into"] == a["person_id"]
@@ -194,3 +213,28 @@ def test_review_fixes_identity(platform):
                             duplicate_of=held["person_id"])
     res = service.decide_case(platform, held2["case_id"], "duplicate", actor="adj")
     assert res["person"]["merged_into"] == a["person_id"]
+
+
+def test_case_detail_shows_captures_side_by_side_and_views_are_audited(platform):
+    from hawiya import audit as audit_log
+    from hawiya.identity import adjudication
+
+    a = _enroll(platform, 9, "normal")
+    held = _enroll(platform, 9, "happy", name="Again?")
+    detail = adjudication.get_case(platform, held["case_id"]).to_json()
+    assert detail["probe"]["person"]["person_id"] == held["person_id"]
+    assert detail["matches"][0]["person"]["person_id"] == a["person_id"]
+    assert detail["matches"][0]["modalities"]["face"]["evidence"] > 0
+    assert detail["probe"]["portrait"].startswith("data:image/jpeg")
+    # The held enrolment's capture is kept for the adjudicator (raw images are off here).
+    (probe_capture,) = detail["probe"]["captures"]
+    tid = int(probe_capture["url"].rsplit("/", 1)[1])
+    image = adjudication.case_capture(platform, held["case_id"], tid, actor="adj1")
+    assert image == yale(9, "happy").read_bytes()
+    with pytest.raises(NotFound):
+        adjudication.case_capture(platform, held["case_id"], tid + 999, actor="adj1")
+    with platform.transaction() as s:
+        assert audit_log.records(s, 1000)[-1]["action"] == "case.view_capture"
+    # Deciding discards the capture (the deployment does not keep raw captures).
+    service.decide_case(platform, held["case_id"], "duplicate", actor="adj1")
+    assert adjudication.get_case(platform, held["case_id"]).probe.captures == []

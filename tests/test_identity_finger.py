@@ -45,6 +45,11 @@ def test_finger_enroll_verify_identify_dedup(platform):
     with pytest.raises(InvalidInput, match="finger position"):
         service.enroll(platform, demographics=Demographics.parse("X"), actor=ACTOR,
                        fingers=[("sixth-finger", fvc(105, 1))])
+    # The same finger sent as two fingers is refused, and nothing is written.
+    with pytest.raises(InvalidInput, match="same finger"):
+        service.enroll(platform, demographics=Demographics.parse("Y"), actor=ACTOR,
+                       fingers=[("left-index", fvc(106, 1)), ("left-middle", fvc(106, 2))])
+    assert "Y" not in {p["name"] for p in service.list_persons(platform)}
 
 
 def test_finger_gallery_prefilter_restrict_and_snapshot(tmp_path):

@@ -241,6 +241,19 @@ def test_large_rotated_jpeg_is_reduced_and_upright():
     assert arr[-50, 50, 2] > 200
 
 
+@pytest.mark.parametrize("kind", ["progressive", "mpo"])
+def test_progressive_and_multi_picture_jpegs_are_reduced_too(kind):
+    first = Image.new("RGB", (4400, 2300), (200, 10, 10))
+    if kind == "mpo":  # phones store a second picture (depth map, preview) after the first
+        data = _save(first, "MPO", save_all=True,
+                     append_images=[Image.new("RGB", (4400, 2300), (10, 10, 200))])
+    else:
+        data = _save(first, "JPEG", progressive=True)
+    arr = load_image(data)
+    assert arr.shape == (1150, 2200, 3)
+    assert np.abs(arr[100, 100].astype(int) - (200, 10, 10)).max() < 8  # the first picture
+
+
 def test_small_jpeg_is_decoded_exactly_as_before():
     data = _noise_jpeg(3000, 2000)  # below twice the working size: no DCT scaling
     expected = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))

@@ -20,6 +20,8 @@ FILES = {
     ("get", "/documents/{number}/card"): {"image/png", "application/pdf"},
     ("get", "/credentials/revocation-list"): {"application/cose"},
     ("get", "/elections/{code}/roll.csv"): {"text/plain"},
+    ("get", "/adjudication/cases/{case_id}/captures/{template_id}"): {
+        "image/jpeg", "image/png", "image/tiff", "application/octet-stream"},
     ("get", "/elections/{code}/stations/{station}/list.pdf"): {"application/pdf"},
 }
 

@@ -37,6 +37,29 @@ def cases_list(status: str = "open", data_dir: DataDir = None, as_json: JsonOut 
     emit({"cases": [c.to_json() for c in rows]}, as_json, render)
 
 
+@app.command("show")
+@handles_errors
+def cases_show(case_id: int, data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+    """One case with its evidence: per-modality scores of each candidate and the kept
+    captures (their URLs on the API)."""
+    from hawiya.identity import adjudication
+
+    res = adjudication.get_case(open_platform(data_dir), case_id)
+
+    def render(r):
+        out.print(f"case {r['case_id']} [{r['status']}]: {r['person']['person_id']} "
+                  f"({r['person']['name']}), enrolled by {r['enrolled_by']}")
+        if r["awaiting_confirmation"]:
+            out.print(f"  'distinct' proposed by {r['proposed_by']}: awaiting a second "
+                      "adjudicator")
+        for m in r["matches"]:
+            scores = ", ".join(f"{k} {v['score']:.4f} (evidence {v['evidence']:.2f})"
+                               for k, v in m["modalities"].items())
+            out.print(f"  candidate {m['person']['person_id']} ({m['person']['name']}): "
+                      f"{scores}")
+    emit(res, as_json, render)
+
+
 @app.command("decide")
 @handles_errors
 def cases_decide(case_id: int, decision: Annotated[str, typer.Argument(

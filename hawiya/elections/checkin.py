@@ -43,10 +43,10 @@ def _roll_entry(session, election_id: int, *, voter_number=None, person_db_id=No
 def _find_by_biometrics(platform: Platform, election_code: str, station_code: str,
                         captures: Sequence[Capture], clerk: str
                         ) -> tuple[str | None, str, bool, bool]:
-    """(person id, reason, found at this station, search decidable) from a 1:N search of the station's roll
-    at the check-in FPIR; when it names nobody, a search of the whole roll may only say
-    where a matching voter is registered (named scopes: template ids resolved once per
-    frozen roll, not per request)."""
+    """(person id, reason, found at this station, search decidable) from a 1:N search of
+    the station's roll at the check-in FPIR; when it names nobody, a search of the whole
+    roll may only say where a matching voter is registered (named scopes: template ids
+    resolved once per frozen roll, not per request)."""
     here = identify(platform, captures, actor=clerk, top=1, use="check_in",
                     scope=station_scope_name(election_code, station_code))
     if here.candidates and here.candidates[0].match:

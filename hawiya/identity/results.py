@@ -156,6 +156,41 @@ class CaseSummary(Result):
     decided_by: str | None = None
     decided_at: str | None = None
     note: str | None = None
+    strongest_evidence: float = Field(0.0, description="the best candidate's evidence "
+                                                       "(-log10 FMR, summed over modalities)")
+    proposed_decision: str | None = None
+    proposed_by: str | None = None
+    proposed_at: str | None = None
+    awaiting_confirmation: bool = Field(False, description="a 'distinct' against strong "
+                                                           "evidence waits for a second "
+                                                           "adjudicator")
+
+
+class CaptureRef(Result):
+    """A kept capture an adjudicator may look at (role-gated, each view audited)."""
+
+    person_id: str
+    modality: str
+    position: str
+    url: str
+
+
+class CaseParty(Result):
+    """The held person or one candidate, with what the adjudicator compares."""
+
+    person: PersonSummary
+    portrait: str | None = Field(None, description="enrolment portrait (data URL)")
+    captures: list[CaptureRef]
+    modalities: dict[str, ModalityScore] = Field(default_factory=dict)
+    score: float | None = None
+    score_kind: str | None = None
+
+
+class CaseDetail(CaseSummary):
+    probe: CaseParty
+    matches: list[CaseParty]
+    enrolled_by: str | None = None
+    four_eyes_evidence: float
 
 
 class CaseList(Result):
