@@ -89,6 +89,10 @@ class ModalitySettings(Section):
     engine: str
     params: dict[str, Any] = Field(default_factory=dict,
                                    description="engine parameters (see the engine's config)")
+    probe_params: dict[str, Any] = Field(
+        default_factory=dict, description="overrides of params for verification and search "
+        "probes (e.g. quality limits): enrolment captures and probes have separate policies; "
+        "only template-neutral parameters may differ")
     thresholds: Thresholds
     calibration: list[tuple[float, float]]
 

@@ -86,9 +86,10 @@ class Platform:
         except ValueError:
             return False
 
-    def biometric_engine(self, modality: str):
-        """The configured engine of a modality (loaded on first use, then shared)."""
-        return modalities.engine_for(self.settings, modality)
+    def biometric_engine(self, modality: str, purpose: str = "enrol"):
+        """The configured engine of a modality (loaded on first use, then shared); probes
+        for verification and search use ``purpose="probe"`` (their own quality policy)."""
+        return modalities.engine_for(self.settings, modality, purpose)
 
     def close(self) -> None:
         if self.galleries is not None:

@@ -79,3 +79,18 @@ def test_config_show_json_masks_secrets(tmp_path):
     assert shown["template_key"] == "***"
     assert shown["algorithms"] == {"face": "dlib-resnet/1", "iris": "hawiya-iris-loggabor/1",
                                    "finger": "hawiya-finger-leader/1"}
+
+
+def test_probe_policy_may_change_quality_limits_only(tmp_path):
+    from hawiya.app import build_platform
+
+    s = load_settings(tmp_path, modalities={"face": {
+        "params": {"quality": {"min_iod_px": 30}},
+        "probe_params": {"quality": {"min_iod_px": 16}}}})
+    p = build_platform(s)
+    enrol, probe = p.biometric_engine("face"), p.biometric_engine("face", "probe")
+    assert enrol.config.quality.min_iod_px == 30 and probe.config.quality.min_iod_px == 16
+    assert enrol.algorithm == probe.algorithm == "dlib-resnet"
+    with pytest.raises(ConfigError, match=r"modalities\.face\.probe_params"):
+        build_platform(load_settings(tmp_path, modalities={"face": {
+            "probe_params": {"exposure_target": 0.6}}}))

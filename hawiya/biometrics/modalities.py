@@ -240,12 +240,34 @@ def algorithm_id(settings: Settings, modality: str) -> str:
     return configured(modality, settings.modality(modality))[2]
 
 
-def engine_for(settings: Settings, modality: str) -> Any:
-    """The configured engine of a modality, loaded once per (engine, parameters)."""
+PURPOSES = ("enrol", "probe")
+
+
+def _deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = (_deep_merge(out[key], value)
+                    if isinstance(value, Mapping) and isinstance(out.get(key), Mapping)
+                    else value)
+    return out
+
+
+def _section_for(section: ModalitySettings, purpose: str) -> ModalitySettings:
+    if purpose not in PURPOSES:
+        raise InvalidInput(f"purpose must be one of {', '.join(PURPOSES)}")
+    if purpose == "enrol" or not section.probe_params:
+        return section
+    return section.model_copy(update={"params": _deep_merge(section.params,
+                                                             section.probe_params)})
+
+
+def engine_for(settings: Settings, modality: str, purpose: str = "enrol") -> Any:
+    """The configured engine of a modality, loaded once per (engine, parameters). Probes
+    (``purpose="probe"``) may have their own quality policy (``probe_params``)."""
     section = settings.modality(modality)
     if not section.enabled:
         raise InvalidInput(f"modality {modality!r} is disabled in this deployment")
-    kind, cfg, algo = configured(modality, section)
+    kind, cfg, algo = configured(modality, _section_for(section, purpose))
     key = (modality, algo, json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str))
     with _lock:
         engine = _engines.get(key)
@@ -263,7 +285,13 @@ def validate(settings: Settings) -> None:
         if name not in _registry:
             raise ConfigError(f"modalities.{name}: no such modality is registered "
                               f"(known: {', '.join(_registry)})")
-        configured(name, settings.modalities[name])
+        section = settings.modalities[name]
+        enrol = configured(name, section)[2]
+        probe = configured(name, _section_for(section, "probe"))[2]
+        if probe != enrol:
+            raise ConfigError(f"modalities.{name}.probe_params: changes what a template "
+                              "contains (only quality limits and other template-neutral "
+                              "parameters may differ for probes)")
 
 
 def enabled(settings: Settings) -> list[str]:

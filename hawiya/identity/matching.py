@@ -36,15 +36,17 @@ __all__ = ["Capture", "ImageInput", "compare_with_enrolled", "extract", "modalit
            "search_candidates"]
 
 
-def extract(platform: Platform, captures: Sequence[Capture]) -> list[Template]:
+def extract(platform: Platform, captures: Sequence[Capture], purpose: str = "enrol"
+            ) -> list[Template]:
     """All captures to templates, or the first failure with which capture it was; then each
-    modality's own consistency rules over the request (one face per person…)."""
+    modality's own consistency rules over the request (one face per person…). ``purpose``
+    picks the quality policy: enrolment captures or verification/search probes."""
     captures = modalities.check_captures(captures,
                                          enabled=modalities.enabled(platform.settings))
     templates = []
     for i, cap in enumerate(captures):
         try:
-            engine = platform.biometric_engine(cap.modality)
+            engine = platform.biometric_engine(cap.modality, purpose)
             templates.append(engine.extract(load_image(cap.image), position=cap.position))
         except HawiyaError as exc:
             if len(captures) > 1:

@@ -231,7 +231,7 @@ def verify(platform: Platform, person_key: str, captures: Sequence[Capture], *,
     if person.status == MERGED:
         raise Conflict(f"{person.person_id} was merged into {person.merged_into}; "
                        "verify against that record")
-    probes = matching.extract(platform, captures)
+    probes = matching.extract(platform, captures, purpose="probe")
     with platform.transaction() as session:
         enrolled = store.person_templates(platform, session, person)
         stale = store.stale_modalities(platform, session, person)
@@ -266,7 +266,7 @@ def identify(platform: Platform, captures: Sequence[Capture], *, actor: str, top
         raise InvalidInput(f"top must be between 1 and {MAX_TOP}")
     if restrict_to is not None and scope is not None:
         raise InvalidInput("give restrict_to or scope, not both")
-    probes = matching.extract(platform, captures)
+    probes = matching.extract(platform, captures, purpose="probe")
     modalities = sorted({t.modality for t in probes})
     galleries = {m: platform.galleries.get(m) for m in modalities}
     with platform.transaction() as session:
