@@ -3,9 +3,14 @@
 Searching N people multiplies false matches by about N: a threshold fine for one comparison
 names strangers in a search. So every search states its use's target false-positive
 identification rate F (``identity.target_fpir`` in config), counts what it searched (people
-N, and comparisons per person c: probes x templates per person), and needs per-comparison
-evidence E = log10(N·c) - log10(F), i.e. a false-match rate of F / (N·c). One modality
-decides at the score its calibration gives for E; several add their evidence.
+N; per person and modality, comparisons m = probes x templates per person), and may
+false-match any one person with probability at most F / N. One modality decides at evidence
+E = log10(m·N/F), the score its calibration gives for a per-comparison FMR of F/(m·N).
+Several modalities add their evidence, but a sum of several weak scores reaches a level
+more easily than one score does (Fisher), so a fused decision needs the summed evidence
+whose false-match probability, modelled with every modality exactly calibrated, independent
+and capped, is at most F / N (:func:`fused_evidence_needed`, measured against chimeric
+impostor scores by ``benchmarks/fpir.py``).
 
 Evidence is capped at what each modality's calibration measured (``max_evidence``): when the
 captured modalities cannot reach E, the search is not decidable and says so ("face alone
@@ -17,9 +22,11 @@ most evidence the calibration can vouch for, and says the decision was not decid
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from hawiya.identity.results import Decision, ModalityScore
 
@@ -30,18 +37,58 @@ if TYPE_CHECKING:
 USES = ("identify", "check_in", "dedup")
 
 
+STEP = 0.005  # evidence grid of the fused model
+
+
+def fused_evidence_needed(caps: Sequence[float], mults: Sequence[int], fmr: float
+                          ) -> float | None:
+    """The smallest summed evidence s with P(sum of X_i >= s) <= ``fmr``, where X_i is the
+    best of ``mults[i]`` exactly calibrated comparisons of modality i (P(X_i >= x) =
+    m_i·10^-x), capped at ``caps[i]``; None when even every cap is not enough."""
+    if len(caps) == 1:
+        need = math.log10(mults[0] / fmr)
+        return need if need <= caps[0] + 1e-9 else None
+    pmf = np.ones(1)
+    for cap, m in zip(caps, mults, strict=True):
+        n = max(1, round(cap / STEP))
+        edges = np.arange(n + 1) * STEP
+        survival = np.minimum(1.0, m * 10.0 ** -edges)
+        one = np.zeros(n + 1)
+        one[1:] = survival[:-1] - survival[1:]  # a bin's mass at its upper edge: cautious
+        one[n] += survival[n]  # the cap's atom
+        one[0] += 1.0 - survival[0]
+        pmf = np.convolve(pmf, one)
+    tail = np.cumsum(pmf[::-1])[::-1]  # P(sum >= k·STEP)
+    ok = np.flatnonzero(tail <= fmr * (1 + 1e-9))
+    return float(ok[0] * STEP) if ok.size else None
+
+
 @dataclass(frozen=True)
 class SearchNeed:
     """What a search must show to name someone."""
 
     use: str
     gallery_size: int  # people searched
-    comparisons: int  # per person: probes x templates per person (largest modality)
     target_fpir: float
-    evidence: float  # needed, -log10 of the per-comparison FMR
+    caps: dict[str, float]  # per modality: the most evidence its calibration vouches for
+    mults: dict[str, int]  # per modality: comparisons per person (probes x templates)
+    evidence: float  # summed evidence needed with every searched modality
     decidable: bool
-    thresholds: dict[str, float]  # per-modality score at the needed evidence
+    thresholds: dict[str, float]  # per modality: the score that decides on its own
     reason: str
+    _needed: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def per_person_fmr(self) -> float:
+        return self.target_fpir / max(self.gallery_size, 1)
+
+    def evidence_for(self, subset: Sequence[str]) -> float | None:
+        """Summed evidence needed when a candidate has scores of ``subset`` only."""
+        key = tuple(sorted(subset))
+        if key not in self._needed:
+            self._needed[key] = fused_evidence_needed(
+                [self.caps[m] for m in key], [self.mults[m] for m in key], self.per_person_fmr)
+        return self._needed[key]
 
 
 def search_need(platform: Platform, use: str, searched: Mapping[str, SearchSet],
@@ -51,24 +98,29 @@ def search_need(platform: Platform, use: str, searched: Mapping[str, SearchSet],
     settings = platform.settings
     fpir = getattr(settings.identity.target_fpir, use)
     people = max((s.people for s in searched.values()), default=0)
-    per_person = max((probes.get(m, 1) * max(1, math.ceil(s.templates / max(s.people, 1)))
-                      for m, s in searched.items()), default=1)
-    need = math.log10(max(people, 1) * per_person) - math.log10(fpir)
+    mults = {m: probes.get(m, 1) * max(1, math.ceil(s.templates / max(s.people, 1)))
+             for m, s in searched.items()}
     calibrations = {m: settings.calibration(m) for m in searched}
-    reachable = sum(c.max_evidence for c in calibrations.values())
-    decidable = need <= reachable + 1e-9
-    used = need if decidable else reachable
+    caps = {m: c.max_evidence for m, c in calibrations.items()}
+    per_person = fpir / max(people, 1)
+    singles = {m: math.log10(mults[m] / per_person) for m in searched}
+    fused = (fused_evidence_needed([caps[m] for m in sorted(searched)],
+                                   [mults[m] for m in sorted(searched)], per_person)
+             if searched else None)
+    decidable = fused is not None
+    evidence = fused if decidable else sum(caps.values())
     names = " + ".join(sorted(searched)) or "nothing"
     if decidable:
-        reason = (f"{names} among {people:,} people at FPIR {fpir:g}: evidence ≥ {need:.2f} "
-                  f"(per-comparison FMR {10 ** -need:.1e})")
+        reason = (f"{names} among {people:,} people at FPIR {fpir:g}: evidence ≥ "
+                  f"{evidence:.2f} (at most {per_person:.1e} false-match chance per person)")
     else:
         reason = (f"{names} alone cannot single out one person among {people:,} at FPIR "
-                  f"{fpir:g}: it needs evidence {need:.2f} and the calibration vouches for "
-                  f"{reachable:.2f}; add {_suggest(platform, searched)}")
-    return SearchNeed(use=use, gallery_size=people, comparisons=per_person, target_fpir=fpir,
-                      evidence=round(need, 3), decidable=decidable,
-                      thresholds={m: round(c.score_for(min(used, c.max_evidence)), 6)
+                  f"{fpir:g}: the calibration vouches for evidence {sum(caps.values()):.2f}, "
+                  f"not enough for a {per_person:.1e} false-match chance per person; add "
+                  f"{_suggest(platform, searched)}")
+    return SearchNeed(use=use, gallery_size=people, target_fpir=fpir, caps=caps, mults=mults,
+                      evidence=round(evidence, 3), decidable=decidable,
+                      thresholds={m: round(c.score_for(min(singles[m], caps[m])), 6)
                                   for m, c in calibrations.items()},
                       reason=reason)
 
@@ -83,7 +135,7 @@ def _suggest(platform: Platform, searched: Mapping[str, SearchSet]) -> str:
 def candidate_decision(platform: Platform, scores: Mapping[str, float], need: SearchNeed
                        ) -> Decision:
     """Whether one candidate meets the search's need (per-modality evidence capped at what
-    its calibration measured)."""
+    its calibration measured; several modalities by the fused rule)."""
     settings = platform.settings
     per, total = {}, 0.0
     for modality, score in scores.items():
@@ -93,21 +145,24 @@ def candidate_decision(platform: Platform, scores: Mapping[str, float], need: Se
         threshold = need.thresholds.get(modality, cal.score_for(cal.max_evidence))
         per[modality] = ModalityScore(score=round(float(score), 6), threshold=threshold,
                                       match=bool(score >= threshold), evidence=round(ev, 3))
-    reachable = need.evidence if need.decidable else sum(
-        settings.calibration(m).max_evidence for m in need.thresholds)
-    fused = len(per) > 1
-    met = total >= reachable - 1e-9
-    if need.use == "dedup":  # a human decides: hold on any single modality's own match too
-        match = met or any(d.match for d in per.values())
-    else:
-        match = need.decidable and met
+    subset = [m for m in per if m in need.caps]
+    needed = need.evidence_for(subset) if subset else None
     if len(per) == 1:
         (modality, d), = per.items()
+        met = d.match and needed is not None
         score, threshold, kind = d.score, d.threshold, modality
     else:
-        score, threshold, kind = round(total, 3), round(reachable, 3), "fused-evidence"
-    verdict = "≥" if met else "<"
-    reason = (f"{kind} {'evidence' if fused else 'score'} {score:.4f} {verdict} "
+        reach = sum(need.caps.get(m, 0.0) for m in subset)
+        bar = needed if needed is not None else reach
+        met = needed is not None and total >= needed - 1e-9
+        score, threshold, kind = round(total, 3), round(bar, 3), "fused-evidence"
+    if need.use == "dedup":  # a human decides: hold the strongest even when not decidable
+        match = met or any(d.match for d in per.values()) or (
+            needed is None and len(per) > 1 and total >= threshold - 1e-9)
+    else:
+        match = met
+    verdict = "≥" if score >= threshold else "<"
+    reason = (f"{kind} {'evidence' if len(per) > 1 else 'score'} {score:.4f} {verdict} "
               f"{threshold:.4f} needed ({need.reason})")
     return Decision(match=bool(match), score=score, threshold=threshold, score_kind=kind,
                     modalities=per, reason=reason)
