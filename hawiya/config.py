@@ -20,7 +20,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -103,6 +111,21 @@ class ModalitySettings(Section):
 
         Calibration(tuple(tuple(p) for p in points))  # raises ValueError with the reason
         return points
+
+    @model_validator(mode="after")
+    def _thresholds_in_calibrated_range(self) -> ModalitySettings:
+        """A threshold outside what the calibration spans (from its FMR 0.5 point to an
+        FMR of 1e-12) would accept everyone or no one."""
+        from hawiya.biometrics.fusion import MAX_EVIDENCE, Calibration
+
+        cal = Calibration(tuple(tuple(p) for p in self.calibration))
+        low, high = cal.score_for(-math.log10(0.5)), cal.score_for(MAX_EVIDENCE)
+        for name in ("verify", "dedup"):
+            value = getattr(self.thresholds, name)
+            if not low <= value <= high:
+                raise ValueError(f"thresholds.{name} {value} is outside the calibrated range "
+                                 f"{low:.4f}..{high:.4f} (FMR 0.5 to 1e-12)")
+        return self
 
 
 class FusionSettings(Section):
@@ -225,6 +248,22 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _LegacyEnv(settings_cls),
                 _YamlFile(settings_cls), _Defaults(settings_cls))
 
+    @field_validator("template_key")
+    @classmethod
+    def _key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        import base64
+        import binascii
+
+        try:
+            raw = base64.b64decode(v.get_secret_value().strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("must be a base64 AES-256 key (32 bytes)") from None
+        if len(raw) != 32:
+            raise ValueError(f"must be 32 bytes (AES-256), got {len(raw)}")
+        return v
+
     @field_validator("database_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
@@ -285,7 +324,9 @@ class Settings(BaseSettings):
 
 
 def _mask_url(url: str) -> str:
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    url = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    return re.sub(r"((?:password|passwd|pwd|secret|token)=)[^&;]*", r"\1***", url,
+                  flags=re.IGNORECASE)
 
 
 def _mask(node: Any, key: str = "") -> Any:

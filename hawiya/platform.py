@@ -38,7 +38,8 @@ class Platform:
     def init(self) -> dict:
         """Create the data dir, the template key (once) and the newest schema."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        created = create_key(self.settings.template_key_path)
+        created = (False if self.settings.template_key is not None  # the key is configured
+                   else create_key(self.settings.template_key_path))
         from hawiya.credentials import keys
 
         for folder in (self.authority_keys, self.issuer_keys):

@@ -3,6 +3,7 @@ the README's example file."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -53,10 +54,22 @@ def test_priority_defaults_file_environment_arguments(tmp_path, monkeypatch):
     ({"auth": {"token_ttl_hours": 0}}, "auth.token_ttl_hours"),
     ({"colour": "blue"}, "colour: unknown setting"),
     ({"database_url": "mysql://x"}, "database_url"),
+    ({"template_key": "short"}, "template_key"),
+    ({"modalities": {"face": {"thresholds": {"verify": 7}}}},
+     "modalities.face: thresholds.verify 7.0 is outside the calibrated range"),
 ])
 def test_bad_values_stop_startup_naming_the_key(tmp_path, override, key):
     with pytest.raises(ConfigError, match=re.escape(key)):
         load_settings(tmp_path, **override)
+
+
+def test_bad_engine_parameters_stop_startup(tmp_path):
+    from hawiya.app import build_platform
+
+    with pytest.raises(ConfigError, match=r"modalities\.face\.params\.detect: unknown face "
+                                          r"detector 'fast'"):
+        build_platform(load_settings(tmp_path, modalities={
+            "face": {"params": {"detect": {"detector": "fast"}}}}))
 
 
 def test_bad_yaml_is_a_clear_error(tmp_path, monkeypatch):
@@ -68,13 +81,14 @@ def test_bad_yaml_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_config_show_json_masks_secrets(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "HAWIYA_TEMPLATE_KEY": "c2VjcmV0",
+    key = base64.b64encode(bytes(range(32))).decode()
+    env = {"PATH": "/usr/bin:/bin", "HAWIYA_TEMPLATE_KEY": key,
            "HAWIYA_DATABASE_URL": "postgresql+psycopg://u:hunter2@db/hawiya"}
     out = subprocess.run([sys.executable, "-m", "hawiya.cli", "config", "show", "--json",
                           "--data-dir", str(tmp_path)], capture_output=True, text=True,
                          env=env, check=True)
     shown = json.loads(out.stdout.strip().splitlines()[-1])
-    assert "hunter2" not in out.stdout and "c2VjcmV0" not in out.stdout
+    assert "hunter2" not in out.stdout and key not in out.stdout
     assert shown["database_url"] == "postgresql+psycopg://u:***@db/hawiya"
     assert shown["template_key"] == "***"
     assert shown["algorithms"] == {"face": "dlib-resnet/1", "iris": "hawiya-iris-loggabor/1",

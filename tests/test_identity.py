@@ -14,6 +14,7 @@ from hawiya.errors import (
     NotFound,
     QualityRejected,
 )
+from hawiya.identity import templates as service_templates
 from hawiya.identity.persons import Demographics
 from hawiya.registry.models import BiometricTemplate, Person
 from tests import calls as service
@@ -145,6 +146,12 @@ def test_adjudication_distinct_and_duplicate(platform):
 def test_gallery_is_rebuilt_from_the_registry(platform):
     a = _enroll(platform, 9, "normal")
     platform.galleries.save_all()
+    # Snapshots are encrypted at rest: the enrolled embedding's bytes are not in the file.
+    (snapshot,) = platform.settings.gallery_dir.glob("face-*.snapshot")
+    with platform.transaction() as s:
+        row = s.scalar(select(BiometricTemplate))
+        vector = service_templates.decrypt_template(platform, row, a["person_id"]).data
+    assert vector[:64] not in snapshot.read_bytes()
     # A fresh process: loads the snapshot (fingerprint matches).
     fresh = build_platform(platform.settings)
     assert len(fresh.galleries.get("face")) == 1

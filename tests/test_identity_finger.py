@@ -36,8 +36,13 @@ def test_finger_enroll_verify_identify_dedup(platform):
     with pytest.raises(NotFound, match="no enrolled left-little"):
         service.verify(platform, a["person_id"], actor=ACTOR,
                        fingers=[("left-little", fvc(101, 3))])
+    # One finger's calibration only vouches for FMR 1e-3: at FPIR 1e-3 it cannot single out
+    # one of two people (three templates); the search says so and names nobody.
     hit = service.identify(platform, actor=ACTOR, top=2, fingers=[("unknown", fvc(103, 5))])
-    assert hit["candidates"][0]["person_id"] == b["person_id"]
+    assert not hit["decidable"] and hit["candidates"] == [] and "add" in hit["reason"]
+    platform.settings.identity.target_fpir.identify = 1e-2
+    hit = service.identify(platform, actor=ACTOR, top=2, fingers=[("unknown", fvc(103, 5))])
+    assert hit["decidable"] and hit["candidates"][0]["person_id"] == b["person_id"]
     dup = service.enroll(platform, demographics=Demographics.parse("Again"), actor=ACTOR,
                          fingers=[("right-thumb", fvc(102, 4))])
     assert dup["status"] == "potential_duplicate"

@@ -74,7 +74,7 @@ PALM = ModalitySpec(
     labelled=True, label_noun="palm", unique_positions=True, max_per_request=2)
 
 SECTION = {"engine": "thumb", "thresholds": {"verify": 0.9, "dedup": 0.85},
-           "calibration": [(0.5, 0.0), (1e-2, 0.85), (1e-3, 0.9)]}
+           "calibration": [(0.5, 0.0), (1e-2, 0.85), (1e-3, 0.9), (1e-6, 0.95)]}
 
 
 def palm_png(person: int, noise: int = 0) -> bytes:
@@ -190,7 +190,12 @@ def test_parameter_change_is_a_new_algorithm_and_reextract_upgrades(palm_platfor
     # Old templates are never compared with new ones, and never searched.
     with pytest.raises(Conflict, match="earlier algorithm"):
         service.verify(q, a.person_id, _palm(7, noise=1), actor="t")
-    assert service.identify(q, _palm(7, noise=1), actor="t").candidates == []
+    found = service.identify(q, _palm(7, noise=1), actor="t")
+    assert found.candidates == [] and "earlier algorithm were not searched" in found.reason
+    # De-duplication would miss the old templates' owners: enrolment waits for the upgrade.
+    with pytest.raises(Conflict, match="earlier algorithm"):
+        service.enroll(q, demographics=Demographics.parse("Dup"), actor="t",
+                       captures=_palm(7, noise=2))
     done = upgrade.reextract(q, "thumb/1", actor="t")
     assert (done.reextracted, done.failed, done.to_algorithm) == (1, 0, new_id)
     assert service.verify(q, a.person_id, _palm(7, noise=1), actor="t").match

@@ -16,6 +16,7 @@ from fastapi import File, Form, UploadFile
 
 from hawiya.api.deps import read_upload
 from hawiya.biometrics.capture import Capture, classic_captures, parse_capture_spec
+from hawiya.biometrics.modalities import check_labels
 from hawiya.errors import InvalidInput
 
 _IRIS_LEFT = "left iris image"
@@ -39,14 +40,15 @@ def read_captures(faces: Sequence[UploadFile], iris_left: UploadFile | None,
         raise InvalidInput("give one finger_position per finger image (or none)")
     if len(labels) != len(generic):
         raise InvalidInput("give one capture_label (MODALITY[:POSITION]) per capture image")
+    labelled = [parse_capture_spec(label) for label in labels]
+    check_labels([Capture(m, b"", pos) for m, pos in labelled])  # before reading any file
     caps = classic_captures(
         [read_upload(f, "face image") for f in faces],
         [(pos, read_upload(f, f"{pos} image"))
          for pos, f in (("left-iris", iris_left), ("right-iris", iris_right)) if f is not None],
         [(finger_positions[i] if finger_positions else "unknown",
           read_upload(f, "finger image")) for i, f in enumerate(fingers)])
-    for label, upload in zip(labels, generic, strict=True):
-        modality, position = parse_capture_spec(label)
+    for (modality, position), label, upload in zip(labelled, labels, generic, strict=True):
         caps.append(Capture(modality, read_upload(upload, f"{label} image"), position))
     return caps
 

@@ -19,12 +19,13 @@ ImageInput = bytes | str | Path
 class Capture:
     modality: str
     image: ImageInput
-    position: str = "unknown"
+    position: str | None = None  # None: the modality's default (set when checked)
 
     @property
     def label(self) -> str:
         """How a message names this capture ("face", "left-iris", "right-index")."""
-        return self.modality if self.position in ("unknown", "frontal") else self.position
+        return self.modality if self.position in (None, "unknown", "frontal") else \
+            self.position
 
 
 def classic_captures(faces: Sequence[ImageInput] = (),
@@ -37,7 +38,8 @@ def classic_captures(faces: Sequence[ImageInput] = (),
             + [Capture("finger", img, pos) for pos, img in fingers])
 
 
-def parse_capture_spec(spec: str) -> tuple[str, str]:
-    """``MODALITY[:POSITION]`` (the generic ``--capture``/``capture_label`` form)."""
+def parse_capture_spec(spec: str) -> tuple[str, str | None]:
+    """``MODALITY[:POSITION]`` (the generic ``--capture``/``capture_label`` form); no
+    position means the modality's default (``frontal`` for a face, ``unknown`` else)."""
     modality, _, position = spec.strip().partition(":")
-    return modality.strip(), (position.strip() or "unknown")
+    return modality.strip(), (position.strip() or None)

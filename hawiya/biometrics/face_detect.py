@@ -36,6 +36,12 @@ class DetectConfig:
     hog_threshold: float = 0.0  # dlib's default decision threshold
     cnn_threshold: float = 0.0
 
+    def __post_init__(self) -> None:
+        if self.detector not in ("hog", "cnn"):
+            raise ValueError(f"unknown face detector {self.detector!r} (hog or cnn)")
+        if self.max_side < 64 or self.cnn_max_side < 64:
+            raise ValueError("detection working sizes must be at least 64 px")
+
 
 @dataclass(frozen=True)
 class Detection:

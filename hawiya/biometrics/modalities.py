@@ -123,10 +123,22 @@ def get(name: str) -> ModalitySpec:
 
 
 # -- captures ---------------------------------------------------------------------------
+def check_labels(captures: Sequence[Capture]) -> None:
+    """Each capture names a registered modality and one of its positions."""
+    for cap in captures:
+        spec = get(cap.modality)
+        if cap.position is not None and cap.position not in spec.positions:
+            raise InvalidInput(f"{spec.name} position must be one of "
+                               f"{', '.join(spec.positions)}")
+
+
 def check_captures(captures: Sequence[Capture], *, enabled: Sequence[str] | None = None
                    ) -> list[Capture]:
-    """A request's captures, validated against the registry (modality, position, counts)."""
-    captures = list(captures)
+    """A request's captures, validated against the registry (modality, position, counts);
+    a capture without a position gets its modality's default."""
+    captures = [c if c.position is not None else
+                dataclasses.replace(c, position=get(c.modality).default_position)
+                for c in captures]
     if not captures:
         raise InvalidInput("at least one biometric capture (face, iris or finger image) is "
                            "required")
@@ -177,7 +189,10 @@ def apply_params(config: Any, params: Mapping[str, Any], where: str) -> Any:
             changes[key] = _coerce(current, value)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{where}.{key}: {exc}") from None
-    return dataclasses.replace(config, **changes)
+    try:
+        return dataclasses.replace(config, **changes)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _coerce(current: Any, value: Any) -> Any:

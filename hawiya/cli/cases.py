@@ -31,8 +31,10 @@ def cases_list(status: str = "open", data_dir: DataDir = None, as_json: JsonOut 
 
     def render(r):
         for c in r["cases"]:
+            waiting = (f", '{c['proposed_decision']}' proposed by {c['proposed_by']}: awaiting "
+                       "confirmation" if c.get("awaiting_confirmation") else "")
             out.print(f"case {c['case_id']}: {c['person']['person_id']} "
-                      f"({c['person']['name']}) [{c['status']}]")
+                      f"({c['person']['name']}) [{c['status']}{waiting}]")
             candidates_table(c["candidates"], "  matches")
     emit({"cases": [c.to_json() for c in rows]}, as_json, render)
 
@@ -57,6 +59,10 @@ def cases_show(case_id: int, data_dir: DataDir = None, as_json: JsonOut = False)
                                for k, v in m["modalities"].items())
             out.print(f"  candidate {m['person']['person_id']} ({m['person']['name']}): "
                       f"{scores}")
+        for party in [r["probe"], *r["matches"]]:
+            for c in party["captures"]:
+                out.print(f"  capture {c['person_id']} {c['modality']}:{c['position']} "
+                          f"{c['url']}")
     emit(res, as_json, render)
 
 
@@ -73,6 +79,12 @@ def cases_decide(case_id: int, decision: Annotated[str, typer.Argument(
     res = adjudication.decide_case(platform, case_id, decision, actor=actor_of(operator),
                               duplicate_of=duplicate_of, note=note)
     platform.close()
-    emit(res, as_json, lambda r: out.print(
-        f"case {r['case_id']}: {r['decision']} → {r['person']['person_id']} is "
-        f"{r['person']['status']}"))
+
+    def render(r):
+        if r["awaiting_confirmation"]:
+            out.print(f"case {r['case_id']}: '{r['proposed_decision']}' proposed by "
+                      f"{r['proposed_by']}; it takes effect when a second adjudicator confirms")
+        else:
+            out.print(f"case {r['case_id']}: {r['decision']} → {r['person']['person_id']} is "
+                      f"{r['person']['status']}")
+    emit(res, as_json, render)

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from hawiya.errors import HawiyaError, InvalidInput
+from hawiya.errors import ConfigError, HawiyaError, InvalidInput
 
 console = Console(stderr=True)
 out = Console()
@@ -85,16 +85,18 @@ def capture_options(face: Path | list[Path] | None, iris_left: Path | None,
     ``--finger POS=IMG`` and the generic ``--capture MODALITY[:POSITION]=IMAGE``), as the
     Capture list the identity and election services take. The one place that turns
     capture options into captures."""
+    from hawiya.biometrics import modalities
     from hawiya.biometrics.capture import Capture, classic_captures, parse_capture_spec
 
     faces = face if isinstance(face, list) else ([face] if face else [])
     out = classic_captures(faces, _irises(iris_left, iris_right), _fingers(fingers))
     for item in captures or []:
         spec, sep, path = item.partition("=")
-        if not sep or not path.strip():
+        if not sep or not path.strip() or not spec.strip():
             raise InvalidInput(f"--capture {item!r}: expected MODALITY[:POSITION]=IMAGE")
         modality, position = parse_capture_spec(spec)
         out.append(Capture(modality, Path(path.strip()), position))
+    modalities.check_labels(out)  # an unknown modality or position before any file is read
     return out
 
 
@@ -122,7 +124,7 @@ def handles_errors(fn):
             console.print(f"[red]error:[/red] {exc.message}")
             for r in exc.reasons:
                 console.print(f"  - {r}")
-            raise typer.Exit(2 if isinstance(exc, InvalidInput) else 1) from None
+            raise typer.Exit(2 if isinstance(exc, InvalidInput | ConfigError) else 1) from None
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/yellow]")
             raise typer.Exit(130) from None

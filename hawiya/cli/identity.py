@@ -130,5 +130,12 @@ def identify(face: Annotated[Path | None, typer.Option(help="Face image")] = Non
                            capture_options(face, iris_left, iris_right, finger, capture),
                            actor=actor_of(operator), top=top, restrict_to=keys, scope=scope)
     platform.close()
-    emit(res, as_json, lambda r: candidates_table(
-        r["candidates"], f"Candidates (match threshold {r['threshold']:.4f})"))
+
+    def render(r):
+        if not r["decidable"]:
+            out.print(f"[yellow]not decidable[/yellow]: {r['reason']}")
+            return
+        candidates_table(r["candidates"], f"Candidates among {r['gallery_size']:,} people "
+                                          f"(match threshold {r['threshold']:.4f})")
+        out.print(r["reason"])
+    emit(res, as_json, render)

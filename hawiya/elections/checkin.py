@@ -9,6 +9,7 @@ voter at the same moment cannot both succeed. Every attempt, accepted or not, is
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -57,7 +58,9 @@ def _find_by_biometrics(platform: Platform, election_code: str, station_code: st
         return roll.candidates[0].person_id, roll.reason, False, True
     if not here.decidable:
         return None, here.reason, False, False
-    return None, roll.reason, False, roll.decidable
+    if not roll.decidable:
+        return None, roll.reason, False, False
+    return None, f"no voter on the roll matches this capture ({roll.reason})", False, True
 
 
 def check_in(platform: Platform, election_code: str, station_code: str, *, clerk: str,
@@ -109,8 +112,8 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
             assigned = session.get(Station, entry_station).code
             prior = session.scalar(select(CheckIn).where(CheckIn.election_id == election_id,
                                                          CheckIn.roll_entry_id == entry_id))
-            first = ((session.get(Station, prior.station_id).code,
-                      prior.checked_at.isoformat()) if prior else None)
+            first = ((session.get(Station, prior.station_id).code, _iso(prior.checked_at))
+                     if prior else None)
             portrait = store.portrait_thumbnail(platform, person)
     # Answers are audited in their own transaction (SQLite allows one writer at a time).
     if entry is None:
@@ -171,13 +174,18 @@ def record_check_in(platform: Platform, election_id: int, entry_id: int, station
             prior = session.scalar(select(CheckIn).where(CheckIn.election_id == election_id,
                                                          CheckIn.roll_entry_id == entry_id))
             where = session.get(Station, prior.station_id).code if prior else None
-            at = prior.checked_at.isoformat() if prior else None
+            at = _iso(prior.checked_at) if prior else None
         return _answer(platform, election_code, station_code, clerk, "already_checked_in",
                        method, voter_number=voter_number, person_id=person_id,
                        first_station=where, first_checked_at=at)
     return CheckInResult(outcome="checked_in", election=election_code, station=station_code,
                          voter_number=voter_number, person_id=person_id, method=method,
-                         score=score, checked_at=when.isoformat(), offline=offline)
+                         score=score, checked_at=_iso(when), offline=offline)
+
+
+def _iso(when: dt.datetime) -> str:
+    """UTC ISO time; SQLite hands stored times back without their zone."""
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).isoformat()
 
 
 def _answer(platform: Platform, election: str, station: str, clerk: str, outcome: str,

@@ -107,10 +107,13 @@ def search_need(platform: Platform, use: str, searched: Mapping[str, SearchSet],
     fused = (fused_evidence_needed([caps[m] for m in sorted(searched)],
                                    [mults[m] for m in sorted(searched)], per_person)
              if searched else None)
-    decidable = fused is not None
-    evidence = fused if decidable else sum(caps.values())
-    names = " + ".join(sorted(searched)) or "nothing"
-    if decidable:
+    decidable = fused is not None or not searched
+    evidence = fused if fused is not None else sum(caps.values())
+    names = " + ".join(sorted(searched))
+    if not searched:
+        reason = (f"nobody is enrolled with {' + '.join(sorted(probes)) or 'these captures'} "
+                  "in what was searched")
+    elif decidable:
         reason = (f"{names} among {people:,} people at FPIR {fpir:g}: evidence ≥ "
                   f"{evidence:.2f} (at most {per_person:.1e} false-match chance per person)")
     else:

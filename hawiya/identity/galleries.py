@@ -17,10 +17,13 @@ version, so a polling station's searches do not rebuild id lists per request.
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,6 +59,10 @@ class SearchSet:
 
 # A scope resolver: (session, argument) -> (select of Person.id, cache token or None).
 ScopeResolver = Callable[[Session, str], tuple[Select, str | None]]
+
+
+def _snapshot_context(key: tuple[str, str]) -> str:
+    return f"gallery:{key[0]}:{key[1]}"
 
 
 class GalleryManager:
@@ -155,7 +162,7 @@ class GalleryManager:
             if index_path.exists() and meta_path.exists():
                 try:
                     if json.loads(meta_path.read_text()).get("fingerprint") == fp:
-                        gallery = spec.load_gallery(index_path, engine)
+                        gallery = self._read_snapshot(spec, engine, key, index_path)
                 except Exception:  # a bad snapshot is only a slower start
                     gallery = None
             if gallery is None:
@@ -217,11 +224,30 @@ class GalleryManager:
                     continue
                 index_path, meta_path = self._snapshot_paths(key)
                 index_path.parent.mkdir(parents=True, exist_ok=True)
-                gallery.save(index_path)
+                self._write_snapshot(gallery, key, index_path)
                 tmp = meta_path.with_suffix(".tmp")
                 tmp.write_text(json.dumps({"fingerprint": self._fp.get(key)}))
                 tmp.replace(meta_path)
             self._dirty.clear()
+
+    # Snapshots hold templates (or their vectors): encrypted at rest like the registry's,
+    # bound to the gallery's key. The plaintext exists only in a private temporary folder.
+    def _write_snapshot(self, gallery, key: tuple[str, str], path) -> None:
+        with tempfile.TemporaryDirectory(prefix="hawiya-gallery-") as tmp:
+            plain = Path(tmp) / "snapshot"
+            gallery.save(plain)
+            blob = self.platform.cipher.encrypt(plain.read_bytes(), _snapshot_context(key))
+        part = path.with_suffix(".part")
+        part.write_bytes(blob)
+        os.chmod(part, 0o600)
+        part.replace(path)
+
+    def _read_snapshot(self, spec, engine, key: tuple[str, str], path):
+        blob = self.platform.cipher.decrypt(path.read_bytes(), _snapshot_context(key))
+        with tempfile.TemporaryDirectory(prefix="hawiya-gallery-") as tmp:
+            plain = Path(tmp) / "snapshot"
+            plain.write_bytes(blob)
+            return spec.load_gallery(plain, engine)
 
     # -- scopes ------------------------------------------------------------------------------
     def register_scope(self, kind: str, resolver: ScopeResolver) -> None:
@@ -285,6 +311,17 @@ class GalleryManager:
         found = SearchSet(None, int(people), int(templates))
         self._size_cache[key] = (version, found)
         return found
+
+    def stale_count(self, session: Session, modality: str) -> int:
+        """Searchable templates of ``modality`` made by another algorithm than the configured
+        one: never searched, so a search or a de-duplication would miss their owners."""
+        modality, algorithm = self.key(modality)
+        return int(session.scalar(
+            select(func.count(BiometricTemplate.id))
+            .join(Person, Person.id == BiometricTemplate.person_db_id)
+            .where(BiometricTemplate.modality == modality,
+                   BiometricTemplate.algorithm != algorithm,
+                   Person.status.in_(SEARCHABLE))))
 
     def _restricted(self, session: Session, key: tuple[str, str], people: Select
                     ) -> SearchSet:

@@ -23,7 +23,12 @@ from hawiya.biometrics.capture import Capture, ImageInput
 from hawiya.biometrics.fusion import evidence_for_fmr, fuse
 from hawiya.biometrics.template import Template
 from hawiya.errors import HawiyaError, InvalidInput
-from hawiya.identity.decisions import SearchNeed, candidate_decision, search_need
+from hawiya.identity.decisions import (
+    SearchNeed,
+    candidate_decision,
+    fused_evidence_needed,
+    search_need,
+)
 from hawiya.identity.galleries import SearchSet
 from hawiya.identity.results import Candidate, Decision, ModalityScore
 from hawiya.imaging import load_image
@@ -62,23 +67,29 @@ def extract(platform: Platform, captures: Sequence[Capture], purpose: str = "enr
 
 
 def modality_decision(platform: Platform, scores: Mapping[str, float]) -> Decision:
-    """1:1 decision over per-modality best scores: single threshold, or fused evidence
-    (1:N searches decide by gallery size instead: :mod:`hawiya.identity.decisions`)."""
+    """1:1 decision over per-modality best scores: one modality at its verify threshold;
+    several at the summed evidence (each capped at its calibrated range) whose modelled
+    false-match rate is the fusion target (the same Fisher rule as 1:N searches, at N = 1).
+    1:N searches decide by gallery size instead: :mod:`hawiya.identity.decisions`."""
     settings = platform.settings
     per = {}
     for modality, score in scores.items():
         threshold = settings.verify_threshold(modality)
+        cal = settings.calibration(modality)
         per[modality] = ModalityScore(
             score=round(float(score), 6), threshold=threshold, match=bool(score >= threshold),
-            evidence=round(float(settings.calibration(modality).evidence(score)), 3))
+            evidence=round(min(float(cal.evidence(score)), cal.max_evidence), 3))
     if len(per) == 1:
         (modality, d), = per.items()
         return Decision(match=d.match, score=d.score, threshold=d.threshold,
                         score_kind=modality, modalities=per, reason=_reason(modality, d.score,
                                                                            d.threshold))
     fused = fuse({m: d.evidence for m, d in per.items()})
-    need = evidence_for_fmr(settings.fusion_target_fmr)
-    match = fused >= need
+    need = fused_evidence_needed([settings.calibration(m).max_evidence for m in per],
+                                 [1] * len(per), settings.fusion_target_fmr)
+    if need is None:  # the calibrations cannot vouch for the target: the plain bar, capped
+        need = evidence_for_fmr(settings.fusion_target_fmr)
+    match = fused >= need - 1e-9
     return Decision(match=bool(match), score=round(fused, 3), threshold=round(need, 3),
                     score_kind="fused-evidence", modalities=per,
                     reason=_reason("fused-evidence", fused, need))

@@ -147,6 +147,14 @@ def _enroll_locked(platform: Platform, galleries: dict, templates: Sequence[Temp
         replay = _replay(session, request_id, submission)
         if replay:
             return replay
+        for modality in modalities:
+            stale = platform.galleries.stale_count(session, modality)
+            if stale:
+                raise Conflict(
+                    f"{stale} enrolled {modality} templates were made by an earlier algorithm "
+                    "and cannot be searched, so de-duplication would miss their owners; run "
+                    f"`hawiya templates reextract --algorithm ID` first (see `hawiya "
+                    "templates status`)")
         if demographics.reference_id and session.scalar(
                 select(Person.id).where(Person.reference_id == demographics.reference_id)):
             raise Conflict(f"reference_id {demographics.reference_id!r} is already enrolled")
@@ -241,8 +249,9 @@ def verify(platform: Platform, person_key: str, captures: Sequence[Capture], *,
             if missing:
                 if probe.modality in stale:
                     raise Conflict(f"{person.person_id}'s {probe.modality} templates were "
-                                   "made by an earlier algorithm; re-extract them (hawiya "
-                                   "templates reextract) or capture them again")
+                                   "made by an earlier algorithm; re-extract them (`hawiya "
+                                   "templates reextract --algorithm ID`, see `hawiya templates "
+                                   "status`) or, without a kept capture, enrol them again")
                 raise NotFound(f"{person.person_id} has {missing}; verify with another "
                                "modality")
             scores[probe.modality] = max(scores.get(probe.modality, -1.0), score)
@@ -279,6 +288,9 @@ def identify(platform: Platform, captures: Sequence[Capture], *, actor: str, top
             searched = {m: platform.galleries.whole_set(session, m) for m in modalities}
         cands, need = matching.search_candidates(platform, galleries, session, probes,
                                                  k=int(top), use=use, searched=searched)
+        if not need.decidable:
+            cands = []  # an undecidable search names nobody
+        stale = sum(platform.galleries.stale_count(session, m) for m in modalities)
         audit.append(session, actor, "person.identify", None,
                      {"top": int(top), "returned": [c.person_id for c in cands],
                       "matched": [c.person_id for c in cands if c.match],
@@ -287,7 +299,11 @@ def identify(platform: Platform, captures: Sequence[Capture], *, actor: str, top
                       "target_fpir": need.target_fpir, "decidable": need.decidable})
     threshold = (need.thresholds.get(modalities[0], 0.0) if len(modalities) == 1
                  else need.evidence)
+    summary = SearchSummary.of(need)
+    if stale:
+        summary.reason += (f"; {stale} templates of an earlier algorithm were not searched "
+                           "(hawiya templates reextract)")
     return IdentifyResult(candidates=cands, threshold=threshold, modalities=modalities,
                           probe_quality=store.quality_summary(probes),
                           gallery_size=need.gallery_size, scope=scope,
-                          **SearchSummary.of(need).model_dump(exclude={"gallery_size"}))
+                          **summary.model_dump(exclude={"gallery_size"}))
