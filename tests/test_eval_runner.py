@@ -280,3 +280,16 @@ def test_run_eval_saves_scores(dataset: Path, tmp_path: Path, with_vectors: bool
              progress=False)
     assert sorted(p.name for p in (tmp_path / "o2").iterdir()) == [
         "face-det.png", "face-report.json"]
+
+
+def test_generalised_rates_count_failures_to_enrol():
+    """ISO/IEC 19795-1: a genuine pair that could not be compared is a false non-match."""
+    from types import SimpleNamespace
+
+    from hawiya.eval.runner import generalised_rates
+
+    rep = SimpleNamespace(points=[SimpleNamespace(target_fmr=0.01, fnmr=0.1, fmr=0.01)])
+    g = generalised_rates(rep, (100, 1000), genuine=80, impostor=900)
+    assert g["genuine_pairs_failed"] == 20
+    assert g["gfnmr_at_fmr"]["0.01"] == pytest.approx((20 + 8) / 100)
+    assert g["gfmr_at_fmr"]["0.01"] == pytest.approx(0.01 * 0.9)

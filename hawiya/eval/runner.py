@@ -244,6 +244,10 @@ def run_eval(engine: Any, samples: Sequence[Sample | tuple] | None = None,
                                             codes.astype(np.int64), warnings, progress)
         n_samples, identities = len(items), len({s.label for s in items})
         protocol = "all-pairs"
+        _, counts = np.unique(np.array([s.label for s in items], dtype=str),
+                              return_counts=True)
+        attempted = (int((counts * (counts - 1) // 2).sum()),
+                     n_samples * (n_samples - 1) // 2 - int((counts * (counts - 1) // 2).sum()))
     else:
         plist = [Pair(Path(p[0]), Path(p[1]), bool(p[2]), *(str(x) for x in p[3:5]))
                  for p in pairs]  # type: ignore[union-attr]
@@ -267,6 +271,7 @@ def run_eval(engine: Any, samples: Sequence[Sample | tuple] | None = None,
         identities = len(labels) if labels else None
         protocol = "pairs"
         extra = {"pairs": len(plist), "pairs_excluded": int((~usable).sum())}
+        attempted = (sum(p.genuine for p in plist), sum(not p.genuine for p in plist))
 
     if gen.size == 0 or imp.size == 0:
         which = "genuine" if gen.size == 0 else "impostor"
@@ -311,6 +316,7 @@ def run_eval(engine: Any, samples: Sequence[Sample | tuple] | None = None,
         "samples": n_samples,
         "identities": identities,
         "fte_rate": len(failures) / n_samples if n_samples else 0.0,
+        "generalised": generalised_rates(rep, attempted, gen.size, imp.size),
         "eer_threshold": d["eer_threshold"],
         "eer_interval": d["eer_interval"],
         "thresholds_at_fmr": d["thresholds_at_fmr"],
@@ -330,4 +336,21 @@ def run_eval(engine: Any, samples: Sequence[Sample | tuple] | None = None,
     return result
 
 
-__all__ = ["run_eval", "save_scores"]
+def generalised_rates(rep, attempted: tuple[int, int], genuine: int, impostor: int) -> dict:
+    """ISO/IEC 19795-1 generalised rates that count failures to enrol: a comparison that
+    could not be made because a sample failed is a false non-match for a genuine pair
+    (GFNMR) and no false match for an impostor pair (GFMR), at the same thresholds."""
+    gen_total, imp_total = attempted
+    gen_failed = max(0, gen_total - genuine)
+    out = {"genuine_pairs_attempted": gen_total, "impostor_pairs_attempted": imp_total,
+           "genuine_pairs_failed": gen_failed, "gfnmr_at_fmr": {}, "gfmr_at_fmr": {}}
+    for p in rep.points:
+        key = fmr_key(p.target_fmr)
+        out["gfnmr_at_fmr"][key] = ((gen_failed + p.fnmr * genuine) / gen_total
+                                    if gen_total else None)
+        out["gfmr_at_fmr"][key] = (p.fmr * impostor / imp_total
+                                   if imp_total else None)
+    return out
+
+
+__all__ = ["generalised_rates", "run_eval", "save_scores"]
