@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from hawiya.cli.common import JsonOut, emit, handles_errors, out
+from hawiya.cli.common import JsonOut, emit, handles_errors, out, state
 from hawiya.errors import InvalidInput
 
 Scores = Annotated[Path | None, typer.Option(
@@ -30,12 +30,13 @@ def eval_face(directory: Annotated[Path | None, typer.Argument(
                   help="LFW-style pairs file (with DIR as the image root)")] = None,
               out_dir: Annotated[Path, typer.Option("--out", help="Report folder")] = Path(
                   "reports"),
-              detector: str = "hog", scores: Scores = None, as_json: JsonOut = False
+              detector: Annotated[str | None, typer.Option(
+                  help="hog or cnn (default: the configured face engine's)")] = None,
+              scores: Scores = None, as_json: JsonOut = False
               ) -> None:
     """Face accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
-    from hawiya.biometrics.face import get_face_engine
-
-    _run_eval(get_face_engine(detector), "face", directory, manifest, pairs, out_dir, as_json,
+    overrides = {"params": {"detect": {"detector": detector}}} if detector else {}
+    _run_eval(_configured("face", overrides), "face", directory, manifest, pairs, out_dir, as_json,
               scores=scores)
 
 
@@ -49,9 +50,7 @@ def eval_iris(directory: Annotated[Path | None, typer.Argument(
                   "reports"),
               scores: Scores = None, as_json: JsonOut = False) -> None:
     """Iris accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
-    from hawiya.biometrics.iris import get_iris_engine
-
-    _run_eval(get_iris_engine(), "iris", directory, manifest, None, out_dir, as_json,
+    _run_eval(_configured("iris"), "iris", directory, manifest, None, out_dir, as_json,
               scores=scores)
 
 
@@ -70,10 +69,10 @@ def eval_finger(directory: Annotated[Path | None, typer.Argument(
                     "reports"),
                 scores: Scores = None, as_json: JsonOut = False) -> None:
     """Fingerprint accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
-    from hawiya.biometrics.finger import IsoRecordEngine, get_finger_engine
+    from hawiya.biometrics.finger import IsoRecordEngine
     from hawiya.eval import datasets
 
-    engine = get_finger_engine()
+    engine = _configured("finger")
     if iso:
         engine = IsoRecordEngine(engine)
     if fvc or iso:
@@ -121,3 +120,15 @@ def _run_eval(engine, name: str, directory, manifest, pairs, out_dir: Path,
         if scores is not None:
             out.print(f"Scores: {scores}")
     emit(res, as_json, render)
+
+
+def _configured(modality: str, overrides: dict | None = None):
+    """The engine the deployment's configuration selects (HAWIYA_CONFIG, environment), so
+    an evaluation measures exactly what enrolment and search will use."""
+    from hawiya.biometrics import modalities
+    from hawiya.config import load_settings
+
+    settings = load_settings(state["data_dir"])
+    if overrides:
+        settings = load_settings(state["data_dir"], modalities={modality: overrides})
+    return modalities.engine_for(settings, modality)
