@@ -16,6 +16,10 @@ Scores = Annotated[Path | None, typer.Option(
     "--scores", help="Also save the genuine/impostor scores here (.npz: genuine, impostor, "
                      "modality, algorithm)")]
 
+Policy = Annotated[str, typer.Option(
+    "--policy", help="Quality policy: probe (every sample is searched against the others; "
+                     "default) or enrol (the enrolment gate)")]
+
 app = typer.Typer(help="Accuracy evaluation on labelled data (FMR/FNMR/EER/DET).",
                   no_args_is_help=True)
 
@@ -32,11 +36,12 @@ def eval_face(directory: Annotated[Path | None, typer.Argument(
                   "reports"),
               detector: Annotated[str | None, typer.Option(
                   help="hog or cnn (default: the configured face engine's)")] = None,
-              scores: Scores = None, as_json: JsonOut = False
+              scores: Scores = None, policy: Policy = "probe", as_json: JsonOut = False
               ) -> None:
     """Face accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
     overrides = {"params": {"detect": {"detector": detector}}} if detector else {}
-    _run_eval(_configured("face", overrides), "face", directory, manifest, pairs, out_dir, as_json,
+    _run_eval(_configured("face", policy, overrides), "face", directory, manifest, pairs,
+              out_dir, as_json,
               scores=scores)
 
 
@@ -48,9 +53,9 @@ def eval_iris(directory: Annotated[Path | None, typer.Argument(
                   help="CSV with columns path,label (paths relative to it)")] = None,
               out_dir: Annotated[Path, typer.Option("--out", help="Report folder")] = Path(
                   "reports"),
-              scores: Scores = None, as_json: JsonOut = False) -> None:
+              scores: Scores = None, policy: Policy = "probe", as_json: JsonOut = False) -> None:
     """Iris accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
-    _run_eval(_configured("iris"), "iris", directory, manifest, None, out_dir, as_json,
+    _run_eval(_configured("iris", policy), "iris", directory, manifest, None, out_dir, as_json,
               scores=scores)
 
 
@@ -67,12 +72,12 @@ def eval_finger(directory: Annotated[Path | None, typer.Argument(
                 ] = False,
                 out_dir: Annotated[Path, typer.Option("--out", help="Report folder")] = Path(
                     "reports"),
-                scores: Scores = None, as_json: JsonOut = False) -> None:
+                scores: Scores = None, policy: Policy = "probe", as_json: JsonOut = False) -> None:
     """Fingerprint accuracy: genuine/impostor scores, EER, FNMR at FMR, DET plot."""
     from hawiya.biometrics.finger import IsoRecordEngine
     from hawiya.eval import datasets
 
-    engine = _configured("finger")
+    engine = _configured("finger", policy)
     if iso:
         engine = IsoRecordEngine(engine)
     if fvc or iso:
@@ -122,13 +127,15 @@ def _run_eval(engine, name: str, directory, manifest, pairs, out_dir: Path,
     emit(res, as_json, render)
 
 
-def _configured(modality: str, overrides: dict | None = None):
+def _configured(modality: str, policy: str, overrides: dict | None = None):
     """The engine the deployment's configuration selects (HAWIYA_CONFIG, environment), so
-    an evaluation measures exactly what enrolment and search will use."""
+    an evaluation measures exactly what search will use: every sample is a probe of the
+    others, so the probe quality policy applies by default (``--policy enrol`` measures the
+    enrolment gate instead)."""
     from hawiya.biometrics import modalities
     from hawiya.config import load_settings
 
     settings = load_settings(state["data_dir"])
     if overrides:
         settings = load_settings(state["data_dir"], modalities={modality: overrides})
-    return modalities.engine_for(settings, modality)
+    return modalities.engine_for(settings, modality, policy)
