@@ -245,3 +245,28 @@ def test_case_detail_shows_captures_side_by_side_and_views_are_audited(platform)
     # Deciding discards the capture (the deployment does not keep raw captures).
     service.decide_case(platform, held["case_id"], "duplicate", actor="adj1")
     assert adjudication.get_case(platform, held["case_id"]).probe.captures == []
+
+
+def test_dedup_threshold_follows_gallery_size(platform):
+    """The reported case: distinct people were held as duplicates in a 10-person gallery
+    because de-duplication reused a 1:1 threshold (subject06 vs subject04 at 0.9317)."""
+    for subject in (1, 2, 3, 4, 5, 7, 8, 9, 10, 11):
+        assert _enroll(platform, subject, "normal")["status"] == "enrolled"
+    six = _enroll(platform, 6, "normal", name="Subject 6")
+    assert six["status"] == "enrolled", six["candidates"]
+    assert six["search"]["gallery_size"] == 10 and six["search"]["target_fpir"] == 0.01
+    # A real duplicate among the same ten is still held for a human.
+    again = _enroll(platform, 4, "happy", name="Subject 4 again")
+    assert again["status"] == "potential_duplicate"
+
+
+def test_search_bad_input_is_a_clear_error(platform):
+    from hawiya.errors import InvalidInput as Invalid
+
+    _enroll(platform, 1, "normal")
+    with pytest.raises(NotFound, match="no election"):
+        service.identify(platform, yale(1, "sad"), actor=ACTOR, scope="election:NOPE")
+    with pytest.raises(Invalid, match="unknown scope kind"):
+        service.identify(platform, yale(1, "sad"), actor=ACTOR, scope="planet:earth")
+    with pytest.raises(Invalid, match="at least one biometric capture"):
+        service.identify(platform, None, actor=ACTOR)
