@@ -78,19 +78,9 @@ NO_IOD_GATE = dataclasses.replace(DEFAULT_GATE, min_iod_px=0.0)
 
 # ----------------------------------------------------------------------------- progress
 def _progress(enabled: bool):
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from hawiya.eval.runner import _progress as runner_progress
 
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=Console(stderr=True), disable=not enabled, transient=False)
+    return runner_progress(enabled)
 
 
 # ----------------------------------------------------------------------------- extraction
@@ -122,13 +112,16 @@ def _analyse(item: tuple) -> dict:
 
     from hawiya.imaging import load_image
 
-    path, scale, pre_up, flip = item
+    path, scale, pre_up, flip, *rest = item
+    transform = rest[0] if rest else None
     eng = _ENGINE
     img = load_image(path, mode="RGB")
     h, w = img.shape[:2]
     if scale is not None:
         img = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))),
                          interpolation=cv2.INTER_AREA)
+    if transform is not None:
+        img = _transform(img, transform)
     size = [int(img.shape[1]), int(img.shape[0])]
     if pre_up:
         img = cv2.resize(img, (img.shape[1] * 2, img.shape[0] * 2),
@@ -164,6 +157,24 @@ def _analyse(item: tuple) -> dict:
     if flip:
         rec["vf"] = _unit(vecs.mean(axis=0))  # FaceConfig(flip=True) template
     return rec
+
+
+def _transform(img: np.ndarray, transform: tuple) -> np.ndarray:
+    """Synthetic stress for the gate limits: ("rot", degrees) rotates about the image centre,
+    ("blur", sigma_px) Gaussian blur, ("gain", g) multiplies the pixel values (clipped)."""
+    import cv2
+
+    kind, value = transform
+    if kind == "rot":
+        h, w = img.shape[:2]
+        M = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), float(value), 1.0)
+        return cv2.warpAffine(img, M, (w, h), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+    if kind == "blur":
+        return cv2.GaussianBlur(img, (0, 0), float(value))
+    if kind == "gain":
+        return np.clip(img.astype(np.float32) * float(value) + 0.5, 0, 255).astype(np.uint8)
+    raise ValueError(f"unknown transform {kind}")
 
 
 def _code_fingerprint() -> str:
@@ -210,8 +221,8 @@ class Extractor:
 
     def get(self, name: str, items: list[tuple]) -> list[dict]:
         key = hashlib.sha256(repr((self.code, [
-            (str(p), os.path.getsize(p), int(os.path.getmtime(p)), s, u, f)
-            for p, s, u, f in items])).encode()).hexdigest()[:16]
+            (str(it[0]), os.path.getsize(it[0]), int(os.path.getmtime(it[0])), *it[1:])
+            for it in items])).encode()).hexdigest()[:16]
         path = self.cache_dir / f"{name}-{key}.pkl"
         if path.is_file():
             with path.open("rb") as fh:
@@ -328,7 +339,8 @@ def bootstrap(gen: np.ndarray, imp: np.ndarray, gcodes: np.ndarray, icodes: np.n
             res[fmr_key(t)]["thr"].append(thr)
             res[fmr_key(t)]["fnmr"].append(fn)
     out = {"reps": reps, "impostor_mean_90": [float(np.percentile(means, 5)),
-                                              float(np.percentile(means, 95))]}
+                                              float(np.percentile(means, 95))],
+           "raw": {k: v["fnmr"] for k, v in res.items()}}
     for k, v in res.items():
         out[k] = {"threshold_90": [round(float(np.percentile(v["thr"], 5)), 4),
                                    round(float(np.percentile(v["thr"], 95)), 4)],
@@ -383,11 +395,32 @@ def set_scores(sets: list[Set], key: str = "v", cross: bool = True
 
 
 # ----------------------------------------------------------------------------- steps
+def current_thresholds() -> dict[str, float]:
+    """The shipped face thresholds and calibration points (hawiya.config)."""
+    from hawiya.config import DEFAULT_MODALITIES
+
+    face = DEFAULT_MODALITIES["face"]
+    out = {f"verify {face['thresholds']['verify']}": face["thresholds"]["verify"],
+           f"dedup {face['thresholds']['dedup']}": face["thresholds"]["dedup"]}
+    for fmr, t in face["calibration"]:
+        out[f"calib {fmr:g}@{t}"] = t
+    return out
+
+
+def at_current(gen: np.ndarray, imp: np.ndarray) -> dict:
+    res = {}
+    for name, t in current_thresholds().items():
+        fmr, fnmr = rates_at(gen, imp, t)
+        res[name] = {"threshold": t, "fmr": fmr, "fnmr": fnmr}
+    return res
+
+
 def step_baseline(sets: dict[str, Set], key: str, reps: int) -> dict:
     out: dict = {}
     for name, s in sets.items():
         gen, imp, gc, ic, nid, n, fte = set_scores([s], key)
         out[name] = table(gen, imp, n, fte)
+        out[name]["at_current"] = at_current(gen, imp)
         out[name]["fte_reasons"] = s.fte_kinds()
         out[name]["identities"] = nid
         if name == "gt":
@@ -396,9 +429,31 @@ def step_baseline(sets: dict[str, Set], key: str, reps: int) -> dict:
     if len(both) > 1:
         gen, imp, gc, ic, nid, n, fte = set_scores(both, key, cross=False)
         out["pooled_within"] = table(gen, imp, n, fte)
+        out["pooled_within"]["at_current"] = at_current(gen, imp)
         gen, imp, gc, ic, nid, n, fte = set_scores(both, key, cross=True)
         out["pooled_all"] = table(gen, imp, n, fte)
+        out["pooled_all"]["at_current"] = at_current(gen, imp)
         out["pooled_all"]["bootstrap"] = bootstrap(gen, imp, gc, ic, nid, reps)
+    return out
+
+
+def paired_flip(base: dict, flip: dict) -> dict:
+    """FNMR(flip) - FNMR(plain) at each FMR target, each at its own threshold, over the same
+    identity resamples (same seed): a 90% interval for the change flip brings."""
+    out = {}
+    for name in ("gt", "pooled_all"):
+        a = base.get(name, {}).get("bootstrap", {}).get("raw")
+        b = flip.get(name, {}).get("bootstrap", {}).get("raw")
+        if not a or not b:
+            continue
+        out[name] = {}
+        for k in a:
+            d = np.array(b[k]) - np.array(a[k])
+            out[name][k] = {"delta_point": flip[name]["points"][k]["fnmr"]
+                            - base[name]["points"][k]["fnmr"],
+                            "delta_90": [float(np.percentile(d, 5)),
+                                         float(np.percentile(d, 95))],
+                            "share_flip_better": float((d < 0).mean())}
     return out
 
 
@@ -468,6 +523,22 @@ def step_small(gt: Set, small: dict, upscaled: dict, thr: dict, key: str) -> dic
     t3 = thr["0.001"]
     t2 = thr["0.01"]
     rows = {}
+    # full-size reference for the same probe protocol (ordered pairs, not the same image)
+    Sff = np.clip(Vf @ Vf.T, -1, 1)
+    mff = (cf[:, None] == cf[None, :]) & ~np.eye(len(cf), dtype=bool)
+    g_ref = Sff[mff].astype(np.float64)
+    c_ref = np.broadcast_to(cf[:, None], mff.shape)[mff]
+    n_ids = int(full_codes.max()) + 1
+    rng_counts = [np.bincount(np.random.default_rng(s).integers(0, n_ids, n_ids),
+                              minlength=n_ids).astype(np.float64) for s in range(300)]
+
+    def delta_ci(g: np.ndarray, c: np.ndarray) -> list[float]:
+        """90% identity-bootstrap interval of FNMR(small) - FNMR(full) at t3."""
+        d = []
+        for w in rng_counts:
+            ws, wr = w[c], w[c_ref]
+            d.append(float(ws[g < t3].sum() / ws.sum() - wr[g_ref < t3].sum() / wr.sum()))
+        return [float(np.percentile(d, 5)), float(np.percentile(d, 95))]
 
     def one(recs: list[dict], label: str) -> dict:
         idx = np.array([path_idx[r["path"]] for r in recs])
@@ -495,6 +566,7 @@ def step_small(gt: Set, small: dict, upscaled: dict, thr: dict, key: str) -> dic
         same = (cs[:, None] == cf[None, :]) & ~same_img
         diff = cs[:, None] != cf[None, :]
         g, i = S[same].astype(np.float64), S[diff].astype(np.float64)
+        gcode = np.broadcast_to(cs[:, None], same.shape)[same]
         fmr3, fnmr3 = rates_at(g, i, t3)
         fmr2, fnmr2 = rates_at(g, i, t2)
         row["probe"] = {"genuine": int(g.size), "impostor": int(i.size),
@@ -503,7 +575,21 @@ def step_small(gt: Set, small: dict, upscaled: dict, thr: dict, key: str) -> dic
                         "fnmr_at_full_1e-2": fnmr2, "fmr_at_full_1e-2": fmr2,
                         "genuine_mean": float(g.mean()), "impostor_mean": float(i.mean()),
                         "own_thr_1e-3": round(evaluate_scores(g, i, (1e-3,)).points[0]
-                                              .threshold, 4)}
+                                              .threshold, 4),
+                        "fnmr_delta_vs_full_90": delta_ci(g, gcode),
+                        "full_size_fnmr_1e-3": float((g_ref < t3).mean())}
+        # captures the gate (not the detector) refused: what they would have scored
+        refd = [k for k, r in enumerate(recs) if reasons[k] and "fail" not in r]
+        if refd:
+            Vr = np.stack([recs[k][key] for k in refd])
+            cr = full_codes[idx[refd]]
+            Sr = np.clip(Vr @ Vf.T, -1, 1)
+            mr = (cr[:, None] == cf[None, :]) & \
+                (idx[refd][:, None] != np.flatnonzero(ok_full)[None, :])
+            gr = Sr[mr]
+            row["gate_refused_probe"] = {"images": len(refd), "genuine": int(gr.size),
+                                         "fnmr_at_full_1e-3": float((gr < t3).mean()),
+                                         "genuine_mean": float(gr.mean())}
         # enrolment: both sides small
         g2, i2, _, _ = pair_scores(Vs, cs)
         if g2.size and i2.size:
@@ -612,6 +698,96 @@ def step_limits(sets: dict[str, Set], thr: dict[str, dict], key: str) -> dict:
     return out
 
 
+STRESS = (("rot", 15), ("rot", 25), ("rot", 35), ("rot", 45), ("rot", 60),
+          ("blur", 1.5), ("blur", 3.0), ("blur", 4.5),
+          ("gain", 0.3), ("gain", 0.2), ("gain", 0.12), ("gain", 2.0), ("gain", 3.0))
+
+
+def stress_items(gt: Set) -> tuple[list[int], dict[str, list[tuple]]]:
+    """The first accepted image of each GT person, under each synthetic stress. Blur sigma is
+    given on the 150 px chip and converted to image pixels per image (sigma x IOD / chip IOD)."""
+    first: dict[str, int] = {}
+    for i, lbl in enumerate(gt.labels):
+        if gt.ok[i] and lbl not in first:
+            first[lbl] = i
+    idx = [first[k] for k in sorted(first)]
+    out = {}
+    for kind, value in STRESS:
+        items = []
+        for i in idx:
+            r = gt.recs[i]
+            v = value * r["iod"] / r["chip_iod"] if kind == "blur" else value
+            items.append((r["path"], None, False, False, (kind, round(float(v), 3))))
+        out[f"{kind}{value:g}"] = items
+    return idx, out
+
+
+def step_stress(gt: Set, idx: list[int], recs_by_cond: dict[str, list[dict]], t3: float) -> dict:
+    """Per stress condition: detector failures, default-gate refusals (by limit), the measured
+    value, and FNMR at the 1e-3 threshold (stressed probe vs the person's other full-size
+    accepted images) for the accepted and the refused captures (the gate open)."""
+    codes, _ = codes_of(gt.labels)
+    okidx = np.flatnonzero(gt.ok)
+    out = {}
+    for cond, recs in recs_by_cond.items():
+        kind = cond.rstrip("0123456789.")
+        metric = {"rot": "roll", "blur": "sharp", "gain": "mean"}[kind]
+        n = len(recs)
+        nofail = [k for k, r in enumerate(recs) if "fail" not in r]
+        refused_kinds: Counter = Counter()
+        g_acc, g_ref = [], []
+        vals = []
+        for k in nofail:
+            r = recs[k]
+            i = idx[k]
+            vals.append(abs(r[metric]) if metric == "roll" else r[metric])
+            reasons = gate_reasons(r, DEFAULT_GATE)
+            for x in reasons:
+                refused_kinds[reason_kind(x)] += 1
+            mates = [j for j in okidx if codes[j] == codes[i] and j != i]
+            gs = [float(r["v"] @ gt.recs[j]["v"]) for j in mates]
+            (g_ref if reasons else g_acc).extend(gs)
+        fail_kinds = Counter(reason_kind(recs[k]["fail"]) for k in range(n) if "fail" in recs[k])
+        ga, gr = np.array(g_acc), np.array(g_ref)
+        out[cond] = {
+            "n": n, "no_face": sum(fail_kinds.values()), "fail_kinds": dict(fail_kinds),
+            "refused_by": dict(refused_kinds),
+            "refused": sum(1 for k in nofail if gate_reasons(recs[k], DEFAULT_GATE)),
+            f"{metric}_median": float(np.median(vals)) if vals else None,
+            f"{metric}_min_max": [float(np.min(vals)), float(np.max(vals))] if vals else None,
+            "accepted_fnmr_1e-3": float((ga < t3).mean()) if ga.size else None,
+            "accepted_genuine": int(ga.size),
+            "refused_fnmr_1e-3": float((gr < t3).mean()) if gr.size else None,
+            "refused_genuine": int(gr.size),
+        }
+    return out
+
+
+def natural_bins(s: Set, t3: float) -> dict:
+    """Accepted images binned by |yaw|, |roll|, sharpness and face mean: genuine-pair FNMR at
+    the set's 1e-3 threshold over the pairs involving an image of the bin."""
+    codes, _ = codes_of(s.labels)
+    okidx = np.flatnonzero(s.ok)
+    V = np.stack([s.recs[i]["v"] for i in okidx])
+    S = np.clip(V @ V.T, -1, 1)
+    c = codes[okidx]
+    gen = (c[:, None] == c[None, :]) & ~np.eye(len(c), dtype=bool)
+    out = {}
+    for metric, edges in (("yaw", (0, 10, 20, 30, 40)), ("roll", (0, 10, 20, 30)),
+                          ("sharp", (0, 30, 60, 120, 1e9)), ("mean", (0, 60, 90, 130, 256))):
+        vals = np.array([s.recs[i][metric] for i in okidx])
+        if metric in ("yaw", "roll"):
+            vals = np.abs(vals)
+        rows = {}
+        for lo, hi in zip(edges, edges[1:], strict=False):
+            sel = (vals >= lo) & (vals < hi)
+            g = S[sel][gen[sel]]
+            rows[f"{lo:g}-{hi:g}"] = {"images": int(sel.sum()), "pairs": int(g.size),
+                                      "fnmr_1e-3": float((g < t3).mean()) if g.size else None}
+        out[metric] = rows
+    return out
+
+
 def _limit_value(lim: str):
     c = DEFAULT_GATE
     return {"iod": c.min_iod_px, "yaw": c.max_yaw_deg, "roll": c.max_roll_deg,
@@ -666,11 +842,15 @@ def print_baseline(title: str, res: dict) -> None:
         row(f"thr @FMR {k}", lambda r, k=k: f"{r['points'][k]['threshold']:.4f}"
             + ("" if r["points"][k]["reliable_rule3"] else "*"))
         row(f"  FNMR % @FMR {k}", lambda r, k=k: _pct(r["points"][k]["fnmr"]))
-        row(f"  GFNMR % / GFMR %", lambda r, k=k: f"{100 * r['points'][k]['gfnmr']:.2f} / "
+        row("  GFNMR % / GFMR %", lambda r, k=k: f"{100 * r['points'][k]['gfnmr']:.2f} / "
             f"{100 * r['points'][k]['gfmr']:.3f}")
         row("  false matches / needed pairs", lambda r, k=k:
             f"{r['points'][k]['false_matches']} / {r['points'][k]['impostors_needed_rule3']}")
     print("(* = fewer impostor pairs than 3/FMR: the threshold is not resolved at that FMR)")
+    for name in current_thresholds():
+        row(f"shipped {name}: FMR%/FNMR%", lambda r, n=name: (
+            f"{100 * r['at_current'][n]['fmr']:.3f}/{100 * r['at_current'][n]['fnmr']:.2f}"
+            if "at_current" in r else "-"))
     for c in cols:
         b = res[c].get("bootstrap")
         if b:
@@ -724,6 +904,17 @@ def print_small(title: str, res: dict) -> None:
                   f"{_pct(b.get('eer')):>16s}{_pct(b.get('fnmr_at_full_1e-3')):>7s}"
                   f"{_pct(b.get('fmr_at_full_1e-3')):>7s}"
                   f"{b.get('own_thr_1e-3', float('nan')):8.4f}  {r['fte_reasons']}")
+        for t, r in rows.items():
+            p = r.get("probe", {})
+            gr = r.get("gate_refused_probe")
+            ci = p.get("fnmr_delta_vs_full_90")
+            ref = _pct(p.get("full_size_fnmr_1e-3")).strip()
+            extra = f"   IOD {t}: probe FNMR - full-size FNMR ({ref}%)"
+            extra += (f" 90% [{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}] pts" if ci else " -")
+            if gr:
+                extra += (f"; {gr['images']} gate-refused captures would have FNMR "
+                          f"{_pct(gr['fnmr_at_full_1e-3']).strip()}% ({gr['genuine']} pairs)")
+            print(extra)
     print("-- full-size GT images by ISO/IEC 19794-5 IOD level (genuine pairs involving them)")
     for k, v in res["full_size_by_iso_iod"].items():
         print(f"   IOD {k:6s} images {v['images']:4d}  pairs {v['genuine_pairs_involving']:5d}  "
@@ -748,6 +939,28 @@ def print_limits(title: str, res: dict) -> None:
                       f"other limits: {im['still_refused_by'] or 'none'}")
 
 
+def print_stress(title: str, res: dict, bins: dict) -> None:
+    print(f"\n## {title}")
+    print(f"{'condition':11s}{'n':>4s}{'noface':>7s}{'refused':>8s}  "
+          f"{'measured median (min..max)':28s}"
+          f"{'FNMR% acc':>10s}{'(pairs)':>8s}{'FNMR% ref':>10s}{'(pairs)':>8s}  refused by")
+    for cond, r in res.items():
+        mk = next(k for k in r if k.endswith("_median"))
+        mm = r[mk.replace("_median", "_min_max")]
+        meas = (f"{mk[:-7]} {r[mk]:.1f} ({mm[0]:.1f}..{mm[1]:.1f})" if r[mk] is not None
+                else "-")
+        print(f"{cond:11s}{r['n']:4d}{r['no_face']:7d}{r['refused']:8d}  {meas:28s}"
+              f"{_pct(r['accepted_fnmr_1e-3']):>10s}{r['accepted_genuine']:8d}"
+              f"{_pct(r['refused_fnmr_1e-3']):>10s}{r['refused_genuine']:8d}  {r['refused_by']}")
+    for name, per in bins.items():
+        print(f"-- {name}: accepted images binned (FNMR % at the 1e-3 threshold, pairs involving "
+              "the bin)")
+        for metric, rows in per.items():
+            print(f"   {metric:6s} " + "  ".join(
+                f"{k}: {v['images']} img {_pct(v['fnmr_1e-3']).strip()}%"
+                for k, v in rows.items()))
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -766,6 +979,8 @@ def main(argv: list[str] | None = None) -> dict:
                     help="re-run the default engine through run_eval and compare")
     ap.add_argument("--out", default="", help="also write the JSON here")
     ap.add_argument("--json", action="store_true", help="print one JSON object last")
+    ap.add_argument("--no-stress", action="store_true",
+                    help="step 4 without the synthetic stress (rotation, blur, gain)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     steps = {int(s) for s in args.steps.split(",") if s.strip()}
@@ -788,10 +1003,18 @@ def main(argv: list[str] | None = None) -> dict:
             report["crosscheck"] = crosscheck(gt_samples, yale_samples, base,
                                               Path(args.cache) / "run_eval")
             print(f"\ncrosscheck against run_eval: {report['crosscheck']}")
-        if 2 in steps:
+        if 2 in steps or (3 in steps and args.small_flip):
             flip = step_baseline(sets, "vf", args.bootstrap)
             report["flip"] = flip
+        if 2 in steps:
             print_baseline("2a. flip=True (mirror averaging)", flip)
+            report["flip_vs_plain"] = paired_flip(base, flip)
+            for name, per in report["flip_vs_plain"].items():
+                print(f"{name}: FNMR(flip) - FNMR(plain), identity bootstrap 90%: " + "; ".join(
+                    f"@{k} {100 * v['delta_point']:+.2f} pts "
+                    f"[{100 * v['delta_90'][0]:+.2f}, {100 * v['delta_90'][1]:+.2f}], flip "
+                    f"better in {100 * v['share_flip_better']:.0f}% of resamples"
+                    for k, v in per.items()))
             report["multi_enrol"] = {}
             for key, label in (("v", "plain"), ("vf", "flip")):
                 thr_k = {p: v["threshold"] for p, v in
@@ -805,26 +1028,33 @@ def main(argv: list[str] | None = None) -> dict:
             targets = [float(x) for x in args.iods.split(",") if x.strip()]
             ups = {float(x) for x in args.upscale_iods.split(",") if x.strip()}
             small, upscaled = {}, {}
+            suffix = "-flip" if args.small_flip else ""
+            for t in targets:
+                items = [(str(r["path"]), t / r["iod"], False, args.small_flip)
+                         for r in gt.recs if "iod" in r and t / r["iod"] < 1.0]
+                small[f"{t:g}"] = ext.get(f"gt-iod{t:g}{suffix}", items)
+                if t in ups:
+                    items_u = [(p, s, True, False) for p, s, _, _ in items]
+                    upscaled[f"{t:g}"] = ext.get(f"gt-iod{t:g}-up2", items_u)
             for key, label in (("v", "plain"), ("vf", "flip")):
                 if key == "vf" and not args.small_flip:
                     continue
-                for t in targets:
-                    items = [(str(r["path"]), t / r["iod"], False, key == "vf")
-                             for r in gt.recs if "iod" in r and t / r["iod"] < 1.0]
-                    small[t] = ext.get(f"gt-iod{t:g}{'-flip' if key == 'vf' else ''}", items)
-                    if t in ups and key == "v":
-                        items_u = [(p, s, True, False) for p, s, _, _ in items]
-                        upscaled[t] = ext.get(f"gt-iod{t:g}-up2", items_u)
                 thr_k = {p: v["threshold"] for p, v in (report["baseline"] if key == "v" else
                                                         report["flip"])["gt"]["points"].items()}
-                res = step_small(gt, {f"{t:g}": v for t, v in small.items()},
-                                 {f"{t:g}": v for t, v in upscaled.items()}, thr_k, key)
+                res = step_small(gt, small, upscaled if key == "v" else {}, thr_k, key)
                 report.setdefault("small", {})[label] = res
                 print_small(f"3. Small faces, GT, gate IOD limit off ({label})", res)
-                small, upscaled = {}, {}
         if 4 in steps:
             report["limits"] = step_limits(sets, thr, "v")
             print_limits("4. Other gate limits at their current values", report["limits"])
+            if not args.no_stress:
+                idx, conds = stress_items(sets["gt"])
+                recs = {c: ext.get(f"gt-stress-{c}", items) for c, items in conds.items()}
+                report["stress"] = step_stress(sets["gt"], idx, recs, thr["gt"]["0.001"])
+                report["natural_bins"] = {k: natural_bins(s, thr[k]["0.001"])
+                                          for k, s in sets.items()}
+                print_stress("4b. Synthetic stress (GT, first image per person; default gate)",
+                             report["stress"], report["natural_bins"])
     finally:
         ext.close()
     report["extraction"] = {"images_analysed_this_run": ext.computed,
@@ -832,6 +1062,9 @@ def main(argv: list[str] | None = None) -> dict:
     report["seconds"] = round(time.perf_counter() - t0, 1)
     print(f"\ntotal {report['seconds']} s ({ext.computed} images analysed in "
           f"{ext.seconds:.0f} s, rest from cache {args.cache})")
+    for sec in ("baseline", "flip"):  # per-resample values only feed the paired comparison
+        for r in report.get(sec, {}).values():
+            r.get("bootstrap", {}).pop("raw", None)
     text = json.dumps(report, default=float)
     if args.out:
         Path(args.out).write_text(text + "\n", encoding="utf-8")
