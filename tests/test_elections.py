@@ -215,3 +215,24 @@ def test_undecidable_search_names_nobody(platform, election):
                            face=yale(3, "sad"))
     assert res["outcome"] == "not_identified" and res.get("person_id") is None
     assert "cannot single out" in res["reason"] and "add iris or finger" in res["reason"]
+
+
+def test_online_double_check_in_is_an_anomaly_and_empty_roll_cannot_freeze(platform, election):
+    v1 = election["voter"][1]
+    s1 = election["station_of"][v1]
+    other = "S2" if s1 == "S1" else "S1"
+    service.check_in(platform, "GE26", s1, clerk="c", voter_number=v1, face=yale(1, "sad"))
+    again = service.check_in(platform, "GE26", other, clerk="c2", voter_number=v1,
+                             face=yale(1, "sad"))
+    assert again["outcome"] == "already_checked_in"
+    found = [a for a in turnout.audit_report(platform, "GE26")["anomalies"]
+             if a["kind"] == "double_check_in"]
+    assert len(found) == 1 and found[0]["details"]["second_station"] == other
+    # An empty roll cannot be frozen; an unused election can be withdrawn (and reused).
+    geography.create_election(platform, "EMPTY", "Empty", "2030-01-01", actor=ADMIN)
+    with pytest.raises(Conflict, match="empty"):
+        roll.freeze_roll(platform, "EMPTY", actor=ADMIN)
+    assert roll.withdraw_election(platform, "EMPTY", actor=ADMIN)["withdrawn"]
+    geography.create_election(platform, "EMPTY", "Empty again", "2030-01-01", actor=ADMIN)
+    with pytest.raises(Conflict, match="check-ins"):
+        roll.withdraw_election(platform, "GE26", actor=ADMIN)

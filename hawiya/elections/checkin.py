@@ -25,7 +25,7 @@ from hawiya.errors import Conflict, HawiyaError, InvalidInput
 from hawiya.identity import templates as store
 from hawiya.identity.persons import find_person
 from hawiya.identity.service import identify, verify
-from hawiya.registry.models import CheckIn, Person, RollEntry, Station
+from hawiya.registry.models import Anomaly, CheckIn, Person, RollEntry, Station
 
 if TYPE_CHECKING:
     from hawiya.platform import Platform
@@ -177,6 +177,7 @@ def record_check_in(platform: Platform, election_id: int, entry_id: int, station
             at = _iso(prior.checked_at) if prior else None
         return _answer(platform, election_code, station_code, clerk, "already_checked_in",
                        method, voter_number=voter_number, person_id=person_id,
+                       offline=offline,
                        first_station=where, first_checked_at=at)
     return CheckInResult(outcome="checked_in", election=election_code, station=station_code,
                          voter_number=voter_number, person_id=person_id, method=method,
@@ -190,8 +191,17 @@ def _iso(when: dt.datetime) -> str:
 
 def _answer(platform: Platform, election: str, station: str, clerk: str, outcome: str,
             method: str, **details) -> CheckInResult:
-    """A refused check-in: audited, and returned as a distinct outcome for the clerk."""
+    """A refused check-in: audited, and returned as a distinct outcome for the clerk. A
+    second check-in of a voter is also an anomaly for the election audit, online as
+    offline."""
     with platform.transaction() as session:
+        if outcome == "already_checked_in" and not details.get("offline"):  # sync has its own
+            session.add(Anomaly(
+                election_id=get_election(session, election).id, kind="double_check_in",
+                station_code=station,
+                details={"kind": "double_check_in", "voter_number": details.get("voter_number"),
+                         "first_station": details.get("first_station"),
+                         "second_station": station, "online": True, "clerk": clerk}))
         audit.append(session, clerk, "election.check_in", details.get("voter_number"),
                      {"election": election, "station": station, "outcome": outcome,
                       "method": method, **{k: v for k, v in details.items()

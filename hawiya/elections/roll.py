@@ -27,6 +27,8 @@ from hawiya.registry.models import (
     ACTIVE,
     MERGED,
     POTENTIAL_DUPLICATE,
+    Anomaly,
+    CheckIn,
     District,
     Election,
     Person,
@@ -149,6 +151,11 @@ def freeze_roll(platform: Platform, code: str, *, actor: str) -> dict:
         election = get_election(session, code)
         if election.status != "draft":
             raise Conflict(f"the roll of {code!r} is already {election.status}")
+        voters = session.scalar(select(func.count(RollEntry.id)).where(
+            RollEntry.election_id == election.id))
+        if not voters:
+            raise Conflict(f"the roll of {code!r} is empty (build it first: `hawiya election "
+                           "roll build`); an empty roll cannot be frozen")
         digest = roll_digest(session, election)
         key_id, signature = platform.sign_digest(f"roll:{code}:{digest}".encode())
         election.status, election.roll_digest = "frozen", digest
@@ -158,6 +165,25 @@ def freeze_roll(platform: Platform, code: str, *, actor: str) -> dict:
                      {"digest": digest, "key_id": key_id, "voters": election.roll_size})
     return {"election": code, "status": "frozen", "roll_digest": digest, "key_id": key_id,
             "signature": signature, "voters": election.roll_size}
+
+
+def withdraw_election(platform: Platform, code: str, *, actor: str) -> dict:
+    """Withdraw an election nobody has checked in to (a mistake, a cancelled poll): its roll,
+    exclusions and anomalies go with it, and the code can be used again. Audited."""
+    with platform.transaction() as session:
+        election = get_election(session, code)
+        used = session.scalar(select(func.count(CheckIn.id)).where(
+            CheckIn.election_id == election.id))
+        if used:
+            raise Conflict(f"election {code!r} has {used} check-ins; it cannot be withdrawn")
+        removed = {}
+        for model in (RollEntry, RollExclusion, Anomaly):
+            removed[model.__tablename__] = session.execute(
+                delete(model).where(model.election_id == election.id)).rowcount
+        session.delete(election)
+        audit.append(session, actor, "election.withdraw", code,
+                     {"status": election.status, "removed": removed})
+    return {"election": code, "withdrawn": True, "removed": removed}
 
 
 def exclusions(platform: Platform, code: str, limit: int = 1000) -> list[dict]:
