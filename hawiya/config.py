@@ -169,7 +169,40 @@ class CredentialsSettings(Section):
 
 
 class AuthSettings(Section):
+    """Bearer tokens and log-in throttling. Failed log-ins are counted per account (since
+    its last success) and per client address within ``failure_window_minutes``: from
+    ``max_failures`` on, each further try must wait a delay that doubles per failure
+    (``delay_seconds``, 2x, 4x... answered 429 with ``Retry-After``); at
+    ``lock_after_failures`` the account (or address) is locked for ``lock_minutes``, during
+    which even the right password is refused."""
+
     token_ttl_hours: int = Field(12, ge=1, le=24 * 30)
+    max_failures: int = Field(5, ge=1, le=1000,
+                              description="failures of one account before delays start")
+    failure_window_minutes: float = Field(15, gt=0, le=24 * 60,
+                                          description="how far back failures count")
+    lock_minutes: float = Field(15, gt=0, le=24 * 60,
+                                description="how long a lock lasts")
+    delay_seconds: float = Field(1, gt=0, le=3600,
+                                 description="the first delay; doubles per further failure")
+    lock_after_failures: int = Field(10, ge=1, le=1000,
+                                     description="failures of one account that lock it")
+    address_max_failures: int = Field(
+        20, ge=1, le=100000, description="failures from one client address (any accounts) "
+        "before its delays start; it locks after as many more failures as an account does "
+        "between max_failures and lock_after_failures")
+
+    @model_validator(mode="after")
+    def _lock_after_delays(self) -> AuthSettings:
+        if self.lock_after_failures < self.max_failures:
+            raise ValueError("lock_after_failures must be at least max_failures")
+        return self
+
+
+class ApiSettings(Section):
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, description="JSON and form bodies")
+    max_multipart_bytes: int = Field(64 * 1024 * 1024, ge=1024,
+                                     description="uploads (each file also at most 25 MiB)")
 
 
 class _Defaults(PydanticBaseSettingsSource):
@@ -246,6 +279,7 @@ class Settings(BaseSettings):
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     credentials: CredentialsSettings = Field(default_factory=CredentialsSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

@@ -67,6 +67,21 @@ class Forbidden(HawiyaError):
     code = "forbidden"
 
 
+class TooManyAttempts(HawiyaError):
+    """Log-in refused because of recent failures (throttled or temporarily locked): try
+    again after ``retry_after`` seconds (the API also sends it as ``Retry-After``)."""
+
+    http_status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int, **details: object):
+        super().__init__(message, retry_after=max(1, int(retry_after)), **details)
+
+    @property
+    def retry_after(self) -> int:
+        return int(self.details["retry_after"])
+
+
 class TemplateMismatch(HawiyaError):
     """Templates of different modality or algorithm version must never be compared."""
 

@@ -276,3 +276,24 @@ def test_adjudication_case_evidence_and_four_eyes(client):
     assert r.status_code == 409
     r = client.post(decide, json={"decision": "distinct"}, headers=adj2)
     assert r.status_code == 200 and r.json()["person"]["status"] == "active"
+
+
+def test_refused_requests_are_audited(client, sqlite_platform):
+    """Every refusal is in the audit log with who, what and why."""
+    from hawiya import audit
+
+    admin = _token(client)
+    verifier = _user(client, admin, "verifier1", "verifier")
+    r = client.post("/persons", data={"name": "Nope"}, files=[_face(2, "normal")],
+                    headers=verifier)
+    assert r.status_code == 403
+    r = client.post("/persons/P0123456789ABCDE/verify", files=[_face(2, "sad")],
+                    headers=verifier)
+    assert r.status_code == 404
+    with sqlite_platform.transaction() as s:
+        refused = [x for x in audit.records(s, 1000) if x["action"] == "request.refused"]
+        assert audit.verify_chain(s)["ok"]
+    assert [(x["actor"], x["details"]["status"]) for x in refused] == [
+        ("verifier1", 403), ("verifier1", 404)]
+    assert refused[0]["details"]["route"] == "/persons"
+    assert refused[1]["subject"] == "P0123456789ABCDE"

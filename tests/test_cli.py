@@ -127,3 +127,16 @@ def test_card_issue_render_verify_and_border(tmp_path):
     res = run(["border", "check", "--location", "Port", "--qr", card["qr_text"], "--json"], d,
               check=False)
     assert res.returncode == 1 and last_json(res)["alert"] is True
+
+
+def test_unwritable_out_is_a_clear_error(tmp_path):
+    d = tmp_path / "data"
+    run(["init"], d)
+    for target in (tmp_path / "no-such-folder" / "crl.cbor", tmp_path):  # missing; a folder
+        p = run(["card", "revocation-list", "--out", str(target), "--json"], d, check=False)
+        assert p.returncode != 0
+        err = last_json(p)
+        assert err["error"] == "invalid_input"
+        assert err["message"].startswith(f"cannot write {target}: ")
+        assert str(target) in p.stderr.replace("\n", "")  # rich wraps long lines
+        assert "Traceback" not in p.stderr + p.stdout

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hawiya import __version__
+from hawiya.api.limits import BodyLimit, SecurityHeaders
+from hawiya.api.refusals import audit_refusal
 from hawiya.api.routes import adjudication, audit, auth, documents, elections, identity
 from hawiya.app import build_platform
 from hawiya.errors import HawiyaError
@@ -39,9 +41,14 @@ def create_app(platform: Platform | None = None) -> FastAPI:
                   description="National biometric identity platform. Log in at POST "
                               "/auth/token, then send `Authorization: Bearer <token>`.")
     app.state.platform = platform
+    # Outermost last: the security headers also go on the body limit's 413.
+    app.add_middleware(BodyLimit, max_body_bytes=platform.settings.api.max_body_bytes,
+                       max_multipart_bytes=platform.settings.api.max_multipart_bytes)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(HawiyaError)
-    async def hawiya_error(_: Request, exc: HawiyaError) -> JSONResponse:
+    async def hawiya_error(request: Request, exc: HawiyaError) -> JSONResponse:
+        await audit_refusal(request, exc.http_status, exc.code, exc.message)
         return JSONResponse(exc.to_dict(), status_code=exc.http_status)
 
     @app.exception_handler(StarletteHTTPException)
@@ -51,9 +58,10 @@ def create_app(platform: Platform | None = None) -> FastAPI:
                             status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         reasons = [f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg')}"
                    for e in exc.errors()]
+        await audit_refusal(request, 422, "invalid_input", "; ".join(reasons))
         return JSONResponse({"error": "invalid_input", "message": "request is malformed",
                              "reasons": reasons}, status_code=422)
 

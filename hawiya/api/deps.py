@@ -20,14 +20,16 @@ def get_platform(request: Request) -> Platform:
     return request.app.state.platform
 
 
-def current_user(creds: HTTPAuthorizationCredentials | None = Depends(bearer),
+def current_user(request: Request,
+                 creds: HTTPAuthorizationCredentials | None = Depends(bearer),
                  platform: Platform = Depends(get_platform)) -> User:
     if creds is None or creds.scheme.lower() != "bearer":
         raise AuthError("missing bearer token; get one from POST /auth/token")
     with platform.transaction() as session:
         user = auth.user_for_token(session, creds.credentials)
         session.expunge(user)
-        return user
+    request.state.user = user  # who a refusal is audited against
+    return user
 
 
 def require(*roles: str) -> Callable[..., User]:

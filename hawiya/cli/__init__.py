@@ -17,6 +17,7 @@ import typer
 
 from hawiya.cli import (
     audit,
+    backup,
     border,
     card,
     cases,
@@ -50,6 +51,7 @@ GROUPS: list[tuple[typer.Typer, str | None]] = [
     (border.app, "border"),
     (templates.app, "templates"),
     (config.app, "config"),
+    (backup.app, None),      # backup, restore
 ]
 for group, name in GROUPS:
     app.add_typer(group, name=name)

@@ -24,6 +24,7 @@ from hawiya.cli.common import (
     open_platform,
     out,
     render_verdict,
+    write_out,
 )
 from hawiya.errors import InvalidInput
 
@@ -54,7 +55,7 @@ def card_render(document_number: str, output: Annotated[Path, typer.Option("--ou
 
     if fmt not in ("png", "pdf"):
         raise InvalidInput("format must be png or pdf")
-    output.write_bytes(documents.render(open_platform(data_dir), document_number, fmt, photo))
+    write_out(output, documents.render(open_platform(data_dir), document_number, fmt, photo))
     emit({"file": str(output)}, as_json, lambda r: out.print(f"written {r['file']}"))
 
 
@@ -95,7 +96,7 @@ def card_revocation_list(output: Annotated[Path, typer.Option("--out")],
     """Write the signed revocation list (COSE_Sign1) for offline verifiers."""
     from hawiya.credentials import documents
 
-    output.write_bytes(documents.revocation_list(open_platform(data_dir)))
+    write_out(output, documents.revocation_list(open_platform(data_dir)))
     emit({"file": str(output)}, as_json, lambda r: out.print(f"written {r['file']}"))
 
 
@@ -124,7 +125,7 @@ def card_keys(action: Annotated[str, typer.Argument(help="list | rotate | retire
     elif action == "export":
         res = keys.public_keyset(folder)
         if output:
-            output.write_text(json.dumps(res, indent=1))
+            write_out(output, json.dumps(res, indent=1))
     else:
         raise InvalidInput("action must be list, rotate, retire or export")
     if action in ("rotate", "retire"):

@@ -111,6 +111,19 @@ def emit(result: Any, as_json: bool, render: Callable[[dict], Any]) -> None:
         render(result)
 
 
+def write_out(path: Path, data: bytes | str) -> Path:
+    """Write an ``--out`` file (text as UTF-8); a file that cannot be written is a clear
+    error naming the path and the reason, not a traceback."""
+    try:
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_bytes(data)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return path
+
+
 def handles_errors(fn):
     """Turn HawiyaError into a message (and JSON error object) with exit code 1/2."""
 

@@ -26,6 +26,7 @@ from hawiya.cli.common import (
     open_platform,
     out,
     progress_bar,
+    write_out,
 )
 from hawiya.errors import InvalidInput
 
@@ -104,7 +105,7 @@ def election_roll(action: Annotated[str, typer.Argument(
     elif action == "export":
         text = roll.export_csv(platform, code, station)
         if output:
-            output.write_text(text, encoding="utf-8")
+            write_out(output, text)
             res = {"file": str(output), "rows": text.count("\n") - 1}
         else:
             sys.stdout.write(text)
@@ -114,7 +115,7 @@ def election_roll(action: Annotated[str, typer.Argument(
 
         if not (station and output):
             raise InvalidInput("pdf needs --station and --out")
-        output.write_bytes(station_list_pdf(platform, code, station))
+        write_out(output, station_list_pdf(platform, code, station))
         res = {"file": str(output)}
     elif action == "exclusions":
         res = {"exclusions": roll.exclusions(platform, code)}
@@ -152,7 +153,7 @@ def election_package(code: str, station: str, output: Annotated[Path, typer.Opti
     from hawiya.elections import offline
 
     pkg = offline.station_package(open_platform(data_dir), code, station)
-    output.write_text(json.dumps(pkg, ensure_ascii=False), encoding="utf-8")
+    write_out(output, json.dumps(pkg, ensure_ascii=False))
     res = {"file": str(output), "voters": len(pkg["roll"])}
     emit(res, as_json, lambda r: out.print(f"{r['voters']} voters written to {r['file']}"))
 

@@ -92,3 +92,22 @@ def users_disable(username: str, enable: Annotated[bool, typer.Option(
         auth.set_active(session, username, enable, actor=actor_of(operator))
     emit({"username": username, "active": enable}, as_json,
          lambda r: out.print(f"{username} {'enabled' if enable else 'disabled'}"))
+
+
+@app.command("role")
+@handles_errors
+def users_role(username: str, role: str, station: Annotated[str | None, typer.Option(
+        help="polling_clerk: the only station this account may check in at")] = None,
+               operator: Operator = None, data_dir: DataDir = None,
+               as_json: JsonOut = False) -> None:
+    """Change a user's role (revoking its tokens) or a polling clerk's station. The last
+    active admin cannot be demoted."""
+    from hawiya import auth
+
+    with open_platform(data_dir).transaction() as session:
+        res = auth.set_role(session, username, role, actor=actor_of(operator),
+                            station_code=station)
+    emit(res, as_json, lambda r: out.print(
+        f"{r['username']} is now {r['role']}"
+        + (f" at station {r['station_code']}" if r["station_code"] else "")
+        + (" (tokens revoked)" if r["tokens_revoked"] else "")))

@@ -25,6 +25,7 @@ from hawiya.errors import Conflict, HawiyaError, InvalidInput, NotFound
 from hawiya.identity import templates as store
 from hawiya.identity.persons import find_person
 from hawiya.identity.service import verify
+from hawiya.limits import LOCATION_MAX, REASON_MAX, check_length
 from hawiya.registry.models import (
     ACTIVE,
     BorderCrossing,
@@ -137,6 +138,7 @@ def set_status(platform: Platform, number: str, status: str, *, actor: str,
     """Revoke, report lost/stolen, or reinstate (status ``valid``) a document."""
     if status not in STATUSES:
         raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+    check_length(reason, "reason", REASON_MAX)
     with platform.transaction() as session:
         doc = _document(session, number)
         previous = doc.status
@@ -257,8 +259,9 @@ def _jsonable(payload: dict) -> dict:
 def border_check(platform: Platform, *, location: str, actor: str,
                  direction: str | None = None, **evidence) -> dict:
     """Verify the document, raise an alert on lost/stolen ones, and log the crossing."""
-    if not (location or "").strip() or len(location) > 100:
-        raise InvalidInput("location is required (1-100 characters)")
+    check_length(location, "location", LOCATION_MAX)
+    if not (location or "").strip():
+        raise InvalidInput(f"location is required (1-{LOCATION_MAX} characters)")
     if direction not in (None, "in", "out"):
         raise InvalidInput("direction must be 'in' or 'out'")
     result = verify_document(platform, actor=actor, **evidence)

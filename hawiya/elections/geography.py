@@ -13,18 +13,25 @@ from sqlalchemy.orm import Session
 
 from hawiya import audit
 from hawiya.errors import Conflict, InvalidInput, NotFound
+from hawiya.limits import CODE_MAX, NAME_MAX, check_length
 from hawiya.registry.models import District, Election, PollingCentre, Station
 
 if TYPE_CHECKING:
     from hawiya.platform import Platform
 
-CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+CODE_RE = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9_.-]{{0,{CODE_MAX - 1}}}$")
 
 
 def check_code(code: str, what: str) -> str:
     if not CODE_RE.match(code or ""):
-        raise InvalidInput(f"{what} code must be 1-32 letters, digits or _.-")
+        raise InvalidInput(f"{what} code must be 1-{CODE_MAX} letters, digits or _.-",
+                           field=f"{what} code", max_length=CODE_MAX)
     return code
+
+
+def check_name(name: str | None, what: str) -> str | None:
+    """A place's or election's name, at most :data:`hawiya.limits.NAME_MAX` characters."""
+    return check_length(name, f"{what} name", NAME_MAX)
 
 
 def _date(value: str | dt.date, what: str) -> dt.date:
@@ -54,6 +61,7 @@ def create_election(platform: Platform, code: str, name: str, election_date: str
                     eligibility_date: str | dt.date | None = None, min_age: int = 18, *,
                     actor: str) -> dict:
     check_code(code, "election")
+    check_name(name, "election")
     e_date = _date(election_date, "election_date")
     elig = _date(eligibility_date, "eligibility_date") if eligibility_date else e_date
     if elig > e_date:
@@ -76,6 +84,7 @@ def create_election(platform: Platform, code: str, name: str, election_date: str
 
 def add_district(platform: Platform, code: str, name: str, *, actor: str) -> dict:
     check_code(code, "district")
+    check_name(name, "district")
     with platform.transaction() as session:
         if session.scalar(select(District.id).where(District.code == code)):
             raise Conflict(f"district {code!r} already exists")
@@ -86,8 +95,10 @@ def add_district(platform: Platform, code: str, name: str, *, actor: str) -> dic
 
 def add_centre(platform: Platform, code: str, name: str, district: str, *, actor: str) -> dict:
     check_code(code, "centre")
+    check_name(name, "centre")
     if not district:
         raise InvalidInput("a polling centre needs its district (parent)")
+    check_length(district, "district code", CODE_MAX)
     with platform.transaction() as session:
         d = session.scalar(select(District).where(District.code == district))
         if d is None:
@@ -103,8 +114,10 @@ def add_station(platform: Platform, code: str, name: str, centre: str, *, actor:
     """Register a station and make its signing key; the private key is returned only here,
     for the station device (offline logs are signed with it)."""
     check_code(code, "station")
+    check_name(name, "station")
     if not centre:
         raise InvalidInput("a station needs its polling centre (parent)")
+    check_length(centre, "centre code", CODE_MAX)
     key = Ed25519PrivateKey.generate()
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()

@@ -156,6 +156,22 @@ class ApiToken(Base):
     user: Mapped[User] = relationship()
 
 
+class LoginAttempt(Base):
+    """One log-in try (``success`` / ``failure``) or a lock (``lock_account`` /
+    ``lock_address`` with ``locked_until``), shared by every server worker for throttling.
+    Rows older than the failure window and any lock are pruned."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    client_address: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                    index=True)
+
+
 class Job(Base):
     """A long operation (batch enrollment) whose progress a client can follow."""
 

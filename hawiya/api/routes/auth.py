@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from hawiya import audit, auth
+from hawiya import auth
 from hawiya.api.deps import current_user, get_platform, require
-from hawiya.api.schemas.auth import AccountState, PasswordChanged, Token, UserInfo, UserList
+from hawiya.api.schemas.auth import (
+    AccountState,
+    PasswordChanged,
+    RoleChanged,
+    Token,
+    UserInfo,
+    UserList,
+)
 from hawiya.api.schemas.common import errors
-from hawiya.errors import AuthError
+from hawiya.errors import TooManyAttempts
 from hawiya.platform import Platform
 from hawiya.registry.models import User
 
@@ -23,19 +31,29 @@ class NewUser(BaseModel):
     station_code: str | None = None
 
 
+_LOGIN_ERRORS = errors(401, 422, 429, descriptions={401: "Wrong username or password"})
+_LOGIN_ERRORS[429]["headers"] = {"Retry-After": {
+    "description": "seconds to wait before trying again", "schema": {"type": "integer"}}}
+
+
 @router.post("/auth/token", summary="Exchange username and password for a bearer token",
-             response_model=Token,
-             responses=errors(401, 422, descriptions={401: "Wrong username or password"}))
-def login(username: str = Form(...), password: str = Form(...),
-          platform: Platform = Depends(get_platform)) -> dict:
-    try:
-        with platform.transaction() as session:
-            return auth.issue_token(session, username, password,
-                                    platform.settings.auth.token_ttl_hours)
-    except AuthError:
-        with platform.transaction() as session:  # the refusal is audited on its own
-            audit.append(session, username[:100], "auth.login_failed", username[:100], {})
-        raise
+             description="Failed log-ins are throttled per account and per client address: "
+                         "after a few failures each further try must wait (429, "
+                         "`Retry-After`), and more failures lock the account for a while, "
+                         "during which even the right password is refused.",
+             response_model=Token, responses=_LOGIN_ERRORS)
+def login(request: Request, username: str = Form(...), password: str = Form(...),
+          platform: Platform = Depends(get_platform)):
+    address = request.client.host if request.client else "unknown"
+    with platform.transaction() as session:  # commits the attempt even when refused
+        outcome = auth.login(session, username, password, client_address=address,
+                             settings=platform.settings.auth)
+    if isinstance(outcome.error, TooManyAttempts):
+        return JSONResponse(outcome.error.to_dict(), status_code=outcome.error.http_status,
+                            headers={"Retry-After": str(outcome.error.retry_after)})
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.token
 
 
 class PasswordChange(BaseModel):
@@ -77,7 +95,8 @@ def reset_password(username: str, body: PasswordReset, user: User = Depends(requ
 
 
 @router.post("/users/{username}/disable", summary="Disable an account, revoking its tokens",
-             response_model=AccountState, responses=errors(401, 403, 404, 422))
+             response_model=AccountState, responses=errors(401, 403, 404, 409, 422, descriptions={
+                 409: "The account is the last active admin"}))
 def disable(username: str, user: User = Depends(require()),
             platform: Platform = Depends(get_platform)) -> dict:
     with platform.transaction() as session:
@@ -92,6 +111,24 @@ def enable(username: str, user: User = Depends(require()),
     with platform.transaction() as session:
         auth.set_active(session, username, True, actor=user.username)
     return {"username": username, "active": True}
+
+
+class RoleChange(BaseModel):
+    role: str
+    station_code: str | None = None
+
+
+@router.post("/users/{username}/role", summary="Change a user's role or station (admin)",
+             description="A polling clerk may be bound to a station; other roles are not. "
+                         "A role change revokes the user's tokens.",
+             response_model=RoleChanged, responses=errors(401, 403, 404, 409, 422, descriptions={
+                 404: "No such user or polling station (station_code)",
+                 409: "The account is the last active admin (it cannot be demoted)"}))
+def change_role(username: str, body: RoleChange, user: User = Depends(require()),
+                platform: Platform = Depends(get_platform)) -> dict:
+    with platform.transaction() as session:
+        return auth.set_role(session, username, body.role, actor=user.username,
+                             station_code=body.station_code)
 
 
 @router.get("/auth/me", summary="The logged-in user", response_model=UserInfo,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from hawiya.api.captures import read_face
 from hawiya.api.deps import get_platform, read_upload, require
@@ -17,8 +17,11 @@ from hawiya.api.schemas.documents import (
 )
 from hawiya.credentials import documents, keys
 from hawiya.credentials.cards import read_qr
+from hawiya.credentials.mrz_parse import MAX_INPUT_CHARS as MAX_MRZ_TEXT
+from hawiya.credentials.qr_text import MAX_QR_TEXT
 from hawiya.errors import InvalidInput
 from hawiya.imaging import load_image
+from hawiya.limits import ID_MAX, LOCATION_MAX, REASON_MAX
 from hawiya.platform import Platform
 from hawiya.registry.models import User
 
@@ -30,12 +33,12 @@ EVIDENCE_ERRORS = (400, 401, 403, 413, 422)
 
 
 class Issue(BaseModel):
-    person_id: str
+    person_id: str = Field(max_length=ID_MAX)
 
 
 class StatusChange(BaseModel):
-    status: str
-    reason: str | None = None
+    status: str  # one of documents.STATUSES, checked by the service
+    reason: str | None = Field(None, max_length=REASON_MAX)
 
 
 @router.post("/documents", status_code=201, summary="Issue a signed ID card to a person",
@@ -82,7 +85,8 @@ def _evidence(qr: str | None, qr_image: UploadFile | None, mrz: str | None,
 
 @router.post("/documents/verify", summary="Verify a presented document, check by check",
              response_model=DocumentVerdict, responses=errors(*EVIDENCE_ERRORS))
-def verify(qr: str | None = Form(None), mrz: str | None = Form(None),
+def verify(qr: str | None = Form(None, max_length=MAX_QR_TEXT),
+           mrz: str | None = Form(None, max_length=MAX_MRZ_TEXT),
            qr_image: UploadFile | None = File(None), mrz_image: UploadFile | None = File(None),
            face: UploadFile | None = File(None), user: User = Depends(require(*CHECKERS)),
            platform: Platform = Depends(get_platform)) -> dict:
@@ -92,8 +96,10 @@ def verify(qr: str | None = Form(None), mrz: str | None = Form(None),
 
 @router.post("/border/check", summary="Border/desk check: verify, watch lost/stolen, log",
              response_model=BorderCheck, responses=errors(*EVIDENCE_ERRORS))
-def border(location: str = Form(...), direction: str | None = Form(None),
-           qr: str | None = Form(None), mrz: str | None = Form(None),
+def border(location: str = Form(..., max_length=LOCATION_MAX),
+           direction: str | None = Form(None),
+           qr: str | None = Form(None, max_length=MAX_QR_TEXT),
+           mrz: str | None = Form(None, max_length=MAX_MRZ_TEXT),
            qr_image: UploadFile | None = File(None), mrz_image: UploadFile | None = File(None),
            face: UploadFile | None = File(None), user: User = Depends(require("verifier")),
            platform: Platform = Depends(get_platform)) -> dict:

@@ -6,7 +6,7 @@ import datetime as dt
 
 from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from hawiya.api.captures import ProbeUploads
 from hawiya.api.deps import get_platform, require
@@ -24,9 +24,11 @@ from hawiya.api.schemas.elections import (
     SyncResult,
     Turnout,
 )
+from hawiya.credentials.qr_text import MAX_QR_TEXT
 from hawiya.elections import checkin, geography, offline, roll, turnout
 from hawiya.elections.results import CheckInResult
 from hawiya.errors import Forbidden, InvalidInput
+from hawiya.limits import CODE_MAX, NAME_MAX
 from hawiya.platform import Platform
 from hawiya.registry.models import User
 
@@ -38,17 +40,18 @@ ELECTION_ERRORS = (401, 403, 404, 422)  # 404: no such election (or station)
 
 
 class NewElection(BaseModel):
-    code: str
-    name: str
+    code: str = Field(max_length=CODE_MAX)
+    name: str = Field(max_length=NAME_MAX)
     election_date: dt.date
     eligibility_date: dt.date | None = None
     min_age: int = 18
 
 
 class NewPlace(BaseModel):
-    code: str
-    name: str = ""
-    parent: str | None = None  # district of a centre, centre of a station
+    code: str = Field(max_length=CODE_MAX)
+    name: str = Field("", max_length=NAME_MAX)
+    # district of a centre, centre of a station
+    parent: str | None = Field(None, max_length=CODE_MAX)
 
 
 @router.post("/elections", status_code=201, summary="Create an election",
@@ -147,8 +150,10 @@ def package(code: str, station: str, user: User = Depends(require("polling_clerk
                  403: "Role not allowed, another station's clerk, or no biometric check "
                       "without an election admin",
                  409: "The roll is not frozen"}))
-def check_in(code: str, station: str = Form(...), voter_number: str | None = Form(None),
-             qr: str | None = Form(None), require_biometric: bool = Form(True),
+def check_in(code: str, station: str = Form(..., max_length=CODE_MAX),
+             voter_number: str | None = Form(None, max_length=CODE_MAX),
+             qr: str | None = Form(None, max_length=MAX_QR_TEXT),
+             require_biometric: bool = Form(True),
              uploads: ProbeUploads = Depends(),
              user: User = Depends(require("polling_clerk", *ADMIN)),
              platform: Platform = Depends(get_platform)) -> dict:

@@ -22,6 +22,13 @@ class UserInfo(Schema):
     station_code: str | None = Field(description="the station a polling clerk is bound to")
 
 
+class RoleChanged(UserInfo):
+    """A user's new role and station (``POST /users/{username}/role``)."""
+
+    tokens_revoked: bool = Field(description="true when the role changed: the user's "
+                                             "tokens were revoked and it must log in again")
+
+
 class UserAccount(UserInfo):
     active: bool
 

@@ -41,6 +41,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     409: "Conflict with the current state",
     413: "Upload too large",
     422: "Invalid input, image or capture quality",
+    429: "Too many failed log-ins: throttled or temporarily locked (wait `Retry-After` "
+         "seconds, also in details.retry_after)",
 }
 
 
