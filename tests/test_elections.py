@@ -236,3 +236,20 @@ def test_online_double_check_in_is_an_anomaly_and_empty_roll_cannot_freeze(platf
     geography.create_election(platform, "EMPTY", "Empty again", "2030-01-01", actor=ADMIN)
     with pytest.raises(Conflict, match="check-ins"):
         roll.withdraw_election(platform, "GE26", actor=ADMIN)
+
+
+def test_refused_check_in_attempts_are_audited(platform, election):
+    from hawiya import audit
+
+    v2 = election["voter"][2]
+    with pytest.raises(InvalidInput):
+        service.check_in(platform, "GE26", election["station_of"][v2], clerk="clerk7",
+                         voter_number=v2)  # no biometric capture
+    with pytest.raises(InvalidInput, match="QR refused"):
+        service.check_in(platform, "GE26", "S3", clerk="clerk7", qr_text="HW1:forged",
+                         face=yale(3, "sad"))
+    with platform.transaction() as s:
+        refused = [r for r in audit.records(s, 1000) if r["action"] == "election.check_in"
+                   and r["details"]["outcome"] == "refused"]
+    assert [r["actor"] for r in refused] == ["clerk7", "clerk7"]
+    assert "biometric verification is required" in refused[0]["details"]["reason"]

@@ -246,6 +246,10 @@ def verify_document(platform: Platform, *, qr_text: str | None = None,
                 checks.append(_check("face_match", False, exc.message))
     failed = [c for c in checks if c["status"] == "fail"]
     verdict = "valid" if not failed else "invalid"
+    with platform.transaction() as session:  # every verification, passed or refused
+        audit.append(session, actor, "document.verify", number,
+                     {"verdict": verdict, "failed": [c["name"] for c in failed],
+                      "person_id": person.person_id if person else None})
     return {"verdict": verdict, "document_number": number,
             "person_id": person.person_id if person else None,
             "reasons": [f"{c['name']}: {c['reason']}" for c in failed], "checks": checks,

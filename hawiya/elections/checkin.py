@@ -80,24 +80,33 @@ def check_in(platform: Platform, election_code: str, station_code: str, *, clerk
                            f"{election.status}")
         election_id, station_id = election.id, station.id
     biometric = bool(captures)
-    if not (voter_number or qr_text or biometric):
-        raise InvalidInput("give a voter number, an ID card QR, or a face/iris/finger capture")
-    if require_biometric and not biometric:
-        raise InvalidInput("biometric verification is required: send a face, iris or finger "
-                           "capture")
     method = "voter_number" if voter_number else "qr" if qr_text else "biometric_search"
-    person_key, search_reason, found_here = None, None, True
-    if qr_text:
-        from hawiya.credentials.documents import person_for_qr
+    try:
+        if not (voter_number or qr_text or biometric):
+            raise InvalidInput("give a voter number, an ID card QR, or a face/iris/finger "
+                               "capture")
+        if require_biometric and not biometric:
+            raise InvalidInput("biometric verification is required: send a face, iris or "
+                               "finger capture")
+        person_key, search_reason, found_here = None, None, True
+        if qr_text:
+            from hawiya.credentials.documents import person_for_qr
 
-        person_key = person_for_qr(platform, qr_text)
-    elif not voter_number:
-        person_key, search_reason, found_here, decidable = _find_by_biometrics(
-            platform, election_code, station_code, captures, clerk)
-        if person_key is None:
-            return _answer(platform, election_code, station_code, clerk,
-                           "not_on_roll" if decidable else "not_identified", method,
-                           reason=search_reason)
+            person_key = person_for_qr(platform, qr_text)
+        elif not voter_number:
+            person_key, search_reason, found_here, decidable = _find_by_biometrics(
+                platform, election_code, station_code, captures, clerk)
+            if person_key is None:
+                return _answer(platform, election_code, station_code, clerk,
+                               "not_on_roll" if decidable else "not_identified", method,
+                               reason=search_reason)
+    except HawiyaError as exc:  # a refused attempt is audited too: who, where, why
+        with platform.transaction() as session:
+            audit.append(session, clerk, "election.check_in", voter_number,
+                         {"election": election_code, "station": station_code,
+                          "outcome": "refused", "method": method,
+                          "reason": exc.message[:300]})
+        raise
     with platform.transaction() as session:
         entry = None
         if voter_number:

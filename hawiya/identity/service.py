@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from hawiya import audit
 from hawiya.biometrics.capture import Capture
 from hawiya.biometrics.template import Template
-from hawiya.errors import Conflict, InvalidInput, NotFound
+from hawiya.errors import Conflict, HawiyaError, InvalidInput, NotFound
 from hawiya.identity import matching
 from hawiya.identity import templates as store
 from hawiya.identity.persons import Demographics, find_person
@@ -233,7 +233,19 @@ def enroll_safely(platform: Platform, **kwargs) -> EnrollResult:
 def verify(platform: Platform, person_key: str, captures: Sequence[Capture], *,
            actor: str) -> VerifyResult:
     """1:1: probes against the person's enrolled templates (best score per modality;
-    fused when several modalities are given)."""
+    fused when several modalities are given). A refused attempt is audited too."""
+    try:
+        return _verify(platform, person_key, captures, actor=actor)
+    except HawiyaError as exc:
+        with platform.transaction() as session:
+            audit.append(session, actor, "person.verify", str(person_key)[:128],
+                         {"outcome": "refused", "error": exc.code,
+                          "reason": exc.message[:300]})
+        raise
+
+
+def _verify(platform: Platform, person_key: str, captures: Sequence[Capture], *,
+            actor: str) -> VerifyResult:
     with platform.transaction() as session:
         person = find_person(session, person_key)
     if person.status == MERGED:
