@@ -297,3 +297,16 @@ def test_refused_requests_are_audited(client, sqlite_platform):
         ("verifier1", 403), ("verifier1", 404)]
     assert refused[0]["details"]["route"] == "/persons"
     assert refused[1]["subject"] == "P0123456789ABCDE"
+
+
+def test_withdraw_an_unused_election(client):
+    admin = _token(client)
+    r = client.post("/elections", json={"code": "TMP", "name": "Typo",
+                                        "election_date": "2030-01-01"},
+                    headers=admin)
+    assert r.status_code == 201, r.text
+    r = client.post("/elections/TMP/roll/freeze", headers=admin)
+    assert r.status_code == 409 and "empty" in r.json()["message"]
+    r = client.delete("/elections/TMP", headers=admin)
+    assert r.status_code == 200 and r.json()["withdrawn"] is True
+    assert client.delete("/elections/TMP", headers=admin).status_code == 404

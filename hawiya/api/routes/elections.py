@@ -23,6 +23,7 @@ from hawiya.api.schemas.elections import (
     StationPackage,
     SyncResult,
     Turnout,
+    Withdrawn,
 )
 from hawiya.credentials.qr_text import MAX_QR_TEXT
 from hawiya.elections import checkin, geography, offline, roll, turnout
@@ -102,6 +103,15 @@ def build_roll(code: str, user: User = Depends(require(*ADMIN)),
 def freeze_roll(code: str, user: User = Depends(require(*ADMIN)),
                 platform: Platform = Depends(get_platform)) -> dict:
     return roll.freeze_roll(platform, code, actor=user.username)
+
+
+@router.delete("/elections/{code}", summary="Withdraw an election nobody checked in to",
+               response_model=Withdrawn, responses=errors(*ELECTION_ERRORS, 409, descriptions={
+                   409: "The election has check-ins"}))
+def withdraw(code: str, user: User = Depends(require(*ADMIN)),
+             platform: Platform = Depends(get_platform)) -> dict:
+    """Its roll, exclusions and anomalies go with it; the code can be used again."""
+    return roll.withdraw_election(platform, code, actor=user.username)
 
 
 @router.get("/elections/{code}/roll.csv", summary="The roll as CSV (optionally one station)",

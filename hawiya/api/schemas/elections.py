@@ -57,6 +57,12 @@ class RollFrozen(Schema):
     voters: int
 
 
+class Withdrawn(Schema):
+    election: str
+    withdrawn: bool
+    removed: dict[str, int] = Field(description="rows removed per table")
+
+
 class Exclusion(Schema):
     person_id: str
     name: str
