@@ -20,20 +20,17 @@ import datetime as dt
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import numpy as np
 from rich.console import Console
 from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
 
 from hawiya import auth
 from hawiya.app import build_platform
@@ -43,24 +40,12 @@ from hawiya.identity.templates import template_context
 from hawiya.platform import Platform
 from hawiya.registry.models import BiometricTemplate, CheckIn, Person
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _servers import free_port, make_pg_database  # noqa: E402
+
 YALE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "face" / "yale"
 console = Console(stderr=True)
 PASSWORD = "bench-admin-password"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def make_pg_database(admin_url: str) -> tuple[str, str]:
-    name = f"hawiya_bench_{uuid.uuid4().hex[:8]}"
-    eng = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with eng.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    eng.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), name
 
 
 def seed(platform: Platform, stations: int, per_station: int, verify: bool) -> dict:
@@ -117,7 +102,7 @@ def run(args) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="hawiya-load-"))
     db_url, pg_name = None, None
     if args.db == "postgresql":
-        db_url, pg_name = make_pg_database(args.pg_admin_url)
+        db_url, pg_name = make_pg_database(args.pg_admin_url, "hawiya_bench")
     settings = load_settings(tmp / "data", db_url)
     platform = build_platform(settings)
     platform.init()

@@ -205,6 +205,12 @@ class ApiSettings(Section):
                                      description="uploads (each file also at most 25 MiB)")
 
 
+class ServerSettings(Section):
+    certfile: Path | None = Field(None, description="TLS certificate chain (PEM); with "
+                                                    "keyfile the server speaks HTTPS")
+    keyfile: Path | None = Field(None, description="TLS private key (PEM, unencrypted)")
+
+
 class _Defaults(PydanticBaseSettingsSource):
     """Lowest-priority source: the shipped per-modality sections, deep-merged under
     whatever the file and environment set."""
@@ -280,6 +286,7 @@ class Settings(BaseSettings):
     credentials: CredentialsSettings = Field(default_factory=CredentialsSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

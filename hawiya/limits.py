@@ -16,6 +16,7 @@ NAME_MAX = 200  # names of elections, districts, centres, stations (String(200) 
 REASON_MAX = 500  # why a document's status changed
 LOCATION_MAX = 100  # border post or desk (String(100) column)
 NOTE_MAX = 2000  # free-text notes (adjudication decisions)
+ROW_ID_MAX = 2**63 - 1  # a numeric id in a path or query (the database's BIGINT)
 
 
 def check_length(value: str | None, field: str, limit: int) -> str | None:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from hawiya.app import build_platform
 from hawiya.config import load_settings
 
+ADMIN_PW = "admin-password-1"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 YALE = SHARED / "face" / "yale"
 PG_URL = os.environ.get("HAWIYA_TEST_DATABASE_URL")
@@ -76,3 +77,17 @@ def casia(eye: int, session: int, n: int) -> Path:
     if not path.exists():
         pytest.skip("shared CASIA iris data not available")
     return path
+
+
+@pytest.fixture
+def client(sqlite_platform):
+    """The API in-process on SQLite, with the first admin (password ADMIN_PW)."""
+    from fastapi.testclient import TestClient
+
+    from hawiya import auth
+    from hawiya.api.app import create_app
+
+    with sqlite_platform.transaction() as s:
+        auth.bootstrap_admin(s, ADMIN_PW)
+    with TestClient(create_app(sqlite_platform)) as c:
+        yield c

@@ -3,22 +3,7 @@ bad input as 4xx JSON."""
 
 import re
 
-import pytest
-from fastapi.testclient import TestClient
-
-from hawiya import auth
-from hawiya.api.app import create_app
-from tests.conftest import yale
-
-ADMIN_PW = "admin-password-1"
-
-
-@pytest.fixture
-def client(sqlite_platform):
-    with sqlite_platform.transaction() as s:
-        auth.bootstrap_admin(s, ADMIN_PW)
-    with TestClient(create_app(sqlite_platform)) as c:
-        yield c
+from tests.conftest import ADMIN_PW, yale
 
 
 def _token(client, username="admin", password=ADMIN_PW):

@@ -18,17 +18,9 @@ from hawiya.elections import geography
 from hawiya.errors import InvalidInput
 from hawiya.limits import CODE_MAX, LOCATION_MAX, NAME_MAX, REASON_MAX
 from hawiya.registry.models import AuditRecord, BorderCrossing, District, Election
+from tests.conftest import ADMIN_PW
 
-ADMIN_PW = "admin-password-1"
 LIMIT_MSG = f"limit {MAX_BODY_BYTES} bytes"
-
-
-@pytest.fixture
-def client(sqlite_platform):
-    with sqlite_platform.transaction() as s:
-        auth.bootstrap_admin(s, ADMIN_PW)
-    with TestClient(create_app(sqlite_platform)) as c:
-        yield c
 
 
 @pytest.fixture

@@ -3,17 +3,13 @@ a typed success body and typed errors, and real answers fit the declared models 
 validates each body against its response model: a mismatch would be a 500)."""
 
 import pytest
-from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 
-from hawiya import auth
-from hawiya.api.app import create_app
 from hawiya.api.schemas.common import ErrorBody
 from hawiya.elections.offline import OfflineStation
 from hawiya.registry.models import Job
-from tests.conftest import yale
+from tests.conftest import ADMIN_PW, yale
 
-ADMIN_PW = "admin-password-1"
 ERROR_REF = "#/components/schemas/ErrorBody"
 # Operations whose success body is a file, not JSON: (method, path) -> media types.
 FILES = {
@@ -24,14 +20,6 @@ FILES = {
         "image/jpeg", "image/png", "image/tiff", "application/octet-stream"},
     ("get", "/elections/{code}/stations/{station}/list.pdf"): {"application/pdf"},
 }
-
-
-@pytest.fixture
-def client(sqlite_platform):
-    with sqlite_platform.transaction() as s:
-        auth.bootstrap_admin(s, ADMIN_PW)
-    with TestClient(create_app(sqlite_platform)) as c:
-        yield c
 
 
 @pytest.fixture

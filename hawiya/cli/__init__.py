@@ -28,6 +28,7 @@ from hawiya.cli import (
     mrz,
     persons,
     server,
+    session,
     templates,
     users,
 )
@@ -39,6 +40,7 @@ app = typer.Typer(help="Hawiya: national biometric identity platform.", no_args_
 # (group, name) in the order `hawiya --help` lists them.
 GROUPS: list[tuple[typer.Typer, str | None]] = [
     (server.app, None),      # init, serve
+    (session.app, None),     # login, logout, whoami
     (identity.app, None),    # enroll, enroll-batch, verify, identify
     (persons.app, "persons"),
     (cases.app, "cases"),

@@ -12,7 +12,16 @@ from typing import Annotated
 
 import typer
 
-from hawiya.cli.common import DataDir, JsonOut, console, emit, handles_errors, out, state
+from hawiya.cli.common import (
+    DataDir,
+    JsonOut,
+    check_role,
+    console,
+    emit,
+    handles_errors,
+    out,
+    state,
+)
 from hawiya.errors import InvalidInput
 
 app = typer.Typer()
@@ -51,6 +60,7 @@ def backup(output: Annotated[Path, typer.Option("--out", help="Archive to write"
     from hawiya import backup as service
     from hawiya.config import load_settings
 
+    check_role(data_dir)  # logged in: admin only
     settings = load_settings(data_dir or state["data_dir"])
     res = service.create_backup(settings, output, _passphrase(passphrase_file, confirm=True))
     summary = {k: res[k] for k in ("file", "created", "database", "counts", "audit_head",
@@ -84,6 +94,7 @@ def restore(archive: Annotated[Path, typer.Argument(help="Archive made by `hawiy
     target = data_dir or state["data_dir"]
     if target is None:
         raise InvalidInput("restore needs --data-dir (the folder to restore into)")
+    check_role(target)  # logged in to the registry being replaced: admin only
     service.read_manifest(archive)  # a missing or foreign file fails before the prompt
     res = service.restore_backup(archive, load_settings(target),
                                  _passphrase(passphrase_file, confirm=False), force=force)

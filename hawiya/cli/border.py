@@ -15,7 +15,7 @@ from hawiya.cli.common import (
     Operator,
     QrImage,
     QrText,
-    actor_of,
+    act_as,
     document_evidence,
     emit,
     handles_errors,
@@ -36,8 +36,9 @@ def border_check(location: Annotated[str, typer.Option(help="Border post or desk
     """Verify a document, alert on lost/stolen ones and log the crossing."""
     from hawiya.credentials import documents
 
-    res = documents.border_check(open_platform(data_dir), location=location,
-                                 direction=direction, actor=actor_of(operator),
+    platform = open_platform(data_dir)
+    res = documents.border_check(platform, location=location, direction=direction,
+                                 actor=act_as(platform, operator, "verifier"),
                                  **document_evidence(qr, qr_image, mrz, mrz_image, face))
     emit(res, as_json, render_verdict)
     if res["verdict"] != "valid":

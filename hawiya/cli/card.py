@@ -17,7 +17,7 @@ from hawiya.cli.common import (
     Operator,
     QrImage,
     QrText,
-    actor_of,
+    act_as,
     document_evidence,
     emit,
     handles_errors,
@@ -31,6 +31,10 @@ from hawiya.errors import InvalidInput
 app = typer.Typer(help="Signed ID cards: issue, render, verify, status, keys.",
                   no_args_is_help=True)
 
+# Roles that may use each command once logged in, as the API's routes (admin always may).
+ISSUERS = ("enrollment_officer",)
+CHECKERS = ("verifier", "enrollment_officer", "polling_clerk")
+
 
 @app.command("issue")
 @handles_errors
@@ -39,7 +43,8 @@ def card_issue(person_id: str, operator: Operator = None, data_dir: DataDir = No
     """Issue a TD1 ID card with a signed QR bound to the person's enrolled face."""
     from hawiya.credentials import documents
 
-    res = documents.issue_card(open_platform(data_dir), person_id, actor=actor_of(operator))
+    platform = open_platform(data_dir)
+    res = documents.issue_card(platform, person_id, actor=act_as(platform, operator, *ISSUERS))
     emit(res, as_json, lambda r: out.print(f"document {r['document_number']} for "
                                            f"{r['person_id']}, expires {r['expires_on']}"))
 
@@ -67,7 +72,8 @@ def card_verify(qr: QrText = None, qr_image: QrImage = None, mrz: MrzFile = None
     """Verify a presented document: every check with pass/fail and the reason."""
     from hawiya.credentials import documents
 
-    res = documents.verify_document(open_platform(data_dir), actor=actor_of(operator),
+    platform = open_platform(data_dir)
+    res = documents.verify_document(platform, actor=act_as(platform, operator, *CHECKERS),
                                     **document_evidence(qr, qr_image, mrz, mrz_image, face))
     emit(res, as_json, render_verdict)
     if res["verdict"] != "valid":
@@ -83,8 +89,9 @@ def card_status(document_number: str, status: Annotated[str, typer.Argument(
     """Revoke, report lost or stolen, or reinstate a document."""
     from hawiya.credentials import documents
 
-    res = documents.set_status(open_platform(data_dir), document_number, status,
-                               actor=actor_of(operator), reason=reason)
+    platform = open_platform(data_dir)
+    res = documents.set_status(platform, document_number, status,
+                               actor=act_as(platform, operator, *ISSUERS), reason=reason)
     emit(res, as_json, lambda r: out.print(f"{r['document_number']}: {r['previous']} → "
                                            f"{r['status']}"))
 
@@ -106,12 +113,15 @@ def card_keys(action: Annotated[str, typer.Argument(help="list | rotate | retire
               key_id: Annotated[str | None, typer.Option(help="retire: the key id")] = None,
               algorithm: Annotated[str | None, typer.Option(help="rotate: Ed25519|ES256")] = None,
               output: Annotated[Path | None, typer.Option("--out", help="export: file")] = None,
-              data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+              operator: Operator = None, data_dir: DataDir = None,
+              as_json: JsonOut = False) -> None:
     """Issuer keys: list, rotate (new active key), retire, export public keys."""
     from hawiya import audit
     from hawiya.credentials import keys
 
     platform = open_platform(data_dir)
+    actor = act_as(platform, operator, *(("auditor", "observer", *CHECKERS)
+                                         if action in ("list", "export") else ()))
     folder = platform.issuer_keys
     if action == "list":
         res = {"keys": keys.list_keys(folder)}
@@ -130,5 +140,5 @@ def card_keys(action: Annotated[str, typer.Argument(help="list | rotate | retire
         raise InvalidInput("action must be list, rotate, retire or export")
     if action in ("rotate", "retire"):
         with platform.transaction() as session:
-            audit.append(session, actor_of(None), f"issuer_key.{action}", None, res)
+            audit.append(session, actor, f"issuer_key.{action}", None, res)
     emit(res, as_json, lambda r: out.print_json(data=r))

@@ -10,7 +10,7 @@ from hawiya.cli.common import (
     DataDir,
     JsonOut,
     Operator,
-    actor_of,
+    act_as,
     candidates_table,
     emit,
     handles_errors,
@@ -76,8 +76,9 @@ def cases_decide(case_id: int, decision: Annotated[str, typer.Argument(
     from hawiya.identity import adjudication
 
     platform = open_platform(data_dir)
-    res = adjudication.decide_case(platform, case_id, decision, actor=actor_of(operator),
-                              duplicate_of=duplicate_of, note=note)
+    actor = act_as(platform, operator, "adjudicator", label=False)  # four-eyes compares it
+    res = adjudication.decide_case(platform, case_id, decision, actor=actor,
+                                   duplicate_of=duplicate_of, note=note)
     platform.close()
 
     def render(r):

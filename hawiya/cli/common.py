@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import functools
 import getpass
+import hashlib
 import json
+import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from hawiya.errors import ConfigError, HawiyaError, InvalidInput
+from hawiya.errors import AuthError, ConfigError, Forbidden, HawiyaError, InvalidInput
 
 console = Console(stderr=True)
 out = Console()
@@ -59,9 +62,153 @@ def open_platform(data_dir: Path | None, must_exist: bool = True):
     return build_platform(settings)
 
 
-def actor_of(operator: str | None) -> str:
-    """Who the audit log names: ``--operator``, else ``cli:<login>``."""
-    return operator or f"cli:{getpass.getuser()}"
+# -- who is acting ------------------------------------------------------------------------
+# With `hawiya login` a command acts as that account: the audit log names the username and
+# the command checks the account's role as the API does. Without a login (the embedded,
+# single-machine default) it acts as the OS account, ``os:<user>``, and checks no role:
+# whoever can run it can already read and write the data folder. ``--operator`` never
+# replaces who acted; it adds a label, ``<who> [LABEL]``, and a logged-in account other
+# than an admin may not add one.
+OPERATOR_LABEL = re.compile(r"^[A-Za-z0-9_.@:/ -]{1,40}$")
+
+
+def os_user() -> str:
+    """The OS account running this process, from the real user id (not $USER/$LOGNAME,
+    which anyone can set)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):  # Windows, or a uid with no passwd entry
+        return getpass.getuser() if os.name == "nt" else f"uid{os.getuid()}"
+
+
+def actor_of(operator: str | None, user: Any = None) -> str:
+    """Who the audit log names: the logged-in ``user``'s username, else ``os:<OS user>``;
+    an ``--operator`` label is appended as ``<who> [LABEL]`` (an admin's or, without a
+    login, anyone's; another logged-in role may only name itself)."""
+    who = user.username if user is not None else f"os:{os_user()}"
+    label = (operator or "").strip()
+    if not label or (user is not None and label == user.username):
+        return who
+    if user is not None and user.role != "admin":
+        raise Forbidden(f"--operator: you are logged in as {user.username!r} "
+                        f"({user.role}); only an admin may add an operator label")
+    if not OPERATOR_LABEL.match(label):
+        raise InvalidInput("--operator: a label of 1-40 letters, digits, spaces or _.@:/-")
+    return f"{who} [{label}]"[:100]
+
+
+def _config_home() -> Path:
+    if os.name == "nt" and os.environ.get("APPDATA"):
+        return Path(os.environ["APPDATA"])
+    xdg = os.environ.get("XDG_CONFIG_HOME")
+    return Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".config"
+
+
+def session_file(data_dir: Path) -> Path:
+    """Where this OS user's CLI session for the registry in ``data_dir`` is kept:
+    ``~/.config/hawiya/sessions/<digest of the data folder>.json`` (0600, folder 0700)."""
+    digest = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:24]
+    return _config_home() / "hawiya" / "sessions" / f"{digest}.json"
+
+
+def read_session(data_dir: Path) -> dict | None:
+    """The saved session for ``data_dir`` (None without a login). A file that another OS
+    account owns, or that others may read, is refused rather than used."""
+    path = session_file(data_dir)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise AuthError(f"cannot read the CLI session {path}: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if os.name != "nt" and (st.st_uid != os.getuid() or st.st_mode & 0o077):
+            raise AuthError(f"refusing the CLI session {path}: it must belong to you and be "
+                            "readable by you alone (0600); delete it and log in again")
+        try:
+            info = json.loads(fh.read(64 * 1024))
+        except ValueError:
+            info = None
+    if not isinstance(info, dict) or not isinstance(info.get("token"), str) or \
+            info.get("data_dir") != str(Path(data_dir).resolve()):
+        raise AuthError(f"the CLI session {path} is damaged; run `hawiya logout`")
+    return info
+
+
+def write_session(data_dir: Path, info: dict) -> Path:
+    path = session_file(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name != "nt":
+        os.chmod(path.parent, 0o700)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({**info, "data_dir": str(Path(data_dir).resolve())}, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def session_user(platform) -> Any:
+    """The account logged in (``hawiya login``) to ``platform``'s registry, or None. An
+    expired or revoked session is an error, not a silent fall-back to the OS account."""
+    from hawiya import auth
+
+    info = read_session(platform.settings.data_dir)
+    if info is None:
+        return None
+    try:
+        with platform.transaction() as session:
+            user = auth.user_for_token(session, info["token"])
+            session.expunge(user)
+    except AuthError as exc:
+        raise AuthError(f"CLI session of {info.get('username')!r}: {exc.message}; run "
+                        "`hawiya login` again (or `hawiya logout`)") from None
+    return user
+
+
+def act_as(platform, operator: str | None, *roles: str, station: str | None = None,
+           label: bool = True) -> str:
+    """The actor for this command's audit records, after the checks the API makes: when
+    logged in, the account must hold one of ``roles`` (admin always may; no roles: admin
+    only) and a polling clerk only acts for its own ``station``. ``label=False``: no
+    ``--operator`` label (where the actor's identity is compared, as in four-eyes)."""
+    from hawiya import auth
+
+    user = session_user(platform)
+    if user is not None:
+        auth.require_role(user, *roles)
+        if station is not None and user.role == "polling_clerk" and user.station_code and \
+                user.station_code != station:
+            raise Forbidden(f"this account is for station {user.station_code}, not {station}")
+    if not label and operator and (user is None or operator != user.username):
+        raise InvalidInput("--operator cannot be used here: the actor's identity is compared "
+                           "(four-eyes); log in as yourself with `hawiya login`")
+    return actor_of(operator, user)
+
+
+def check_role(data_dir: Path | None, *roles: str) -> None:
+    """For commands that take a data folder, not a platform (backup, restore): when
+    logged in to that registry, the account must hold one of ``roles``."""
+    from hawiya.config import load_settings
+
+    settings = load_settings(data_dir or state["data_dir"])
+    if read_session(settings.data_dir) is None:
+        return
+    if settings.database_url.startswith("sqlite") and \
+            not (settings.data_dir / "hawiya.db").exists():
+        return  # no registry there yet (a restore into an empty folder): nothing to check
+    platform = open_platform(settings.data_dir)
+    try:
+        act_as(platform, None, *roles)
+    finally:
+        platform.close()
 
 
 def _fingers(items: list[str] | None) -> list[tuple[str, Path]]:

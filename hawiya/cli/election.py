@@ -19,7 +19,7 @@ from hawiya.cli.common import (
     IrisRight,
     JsonOut,
     Operator,
-    actor_of,
+    act_as,
     capture_options,
     emit,
     handles_errors,
@@ -33,6 +33,10 @@ from hawiya.errors import InvalidInput
 app = typer.Typer(help="Elections: geography, roll, check-in, sync, turnout.",
                   no_args_is_help=True)
 
+# Roles that may use each command once logged in, as the API's routes (admin always may).
+ADMIN = ("election_admin",)
+WATCHERS = ("election_admin", "observer", "auditor")
+
 
 @app.command("create")
 @handles_errors
@@ -45,9 +49,22 @@ def election_create(code: str, name: Annotated[str, typer.Option()],
     """Create an election."""
     from hawiya.elections import geography
 
-    res = geography.create_election(open_platform(data_dir), code, name, date,
-                                    eligibility_date, min_age, actor=actor_of(operator))
+    platform = open_platform(data_dir)
+    res = geography.create_election(platform, code, name, date, eligibility_date, min_age,
+                                    actor=act_as(platform, operator, *ADMIN))
     emit(res, as_json, lambda r: out.print(f"election {r['code']} created"))
+
+
+@app.command("withdraw")
+@handles_errors
+def election_withdraw(code: str, operator: Operator = None, data_dir: DataDir = None,
+                      as_json: JsonOut = False) -> None:
+    """Withdraw an election nobody has checked in to (its roll goes with it; audited)."""
+    from hawiya.elections import roll
+
+    platform = open_platform(data_dir)
+    res = roll.withdraw_election(platform, code, actor=act_as(platform, operator, *ADMIN))
+    emit(res, as_json, lambda r: out.print(f"election {r['election']} withdrawn"))
 
 
 @app.command("add")
@@ -63,7 +80,8 @@ def election_add(kind: Annotated[str, typer.Argument(help="district | centre | s
     """Add a district, polling centre or station (a station gets its own signing key)."""
     from hawiya.elections import geography
 
-    platform, actor = open_platform(data_dir), actor_of(operator)
+    platform = open_platform(data_dir)
+    actor = act_as(platform, operator, *ADMIN)
     if kind == "district":
         res = geography.add_district(platform, code, name, actor=actor)
     elif kind in ("centre", "station"):
@@ -94,7 +112,8 @@ def election_roll(action: Annotated[str, typer.Argument(
     printable list as PDF), list exclusions."""
     from hawiya.elections import roll
 
-    platform, actor = open_platform(data_dir), actor_of(operator)
+    platform = open_platform(data_dir)
+    actor = act_as(platform, operator, *(ADMIN if action in ("build", "freeze") else WATCHERS))
     if action == "build":
         with progress_bar("building roll", disable=as_json) as progress:
             task = progress.add_task("roll", total=None)
@@ -137,7 +156,9 @@ def election_check_in(code: str, station: Annotated[str, typer.Option()],
     """Check a voter in (voter number, QR or biometric search; biometric verification)."""
     from hawiya.elections import checkin
 
-    res = checkin.check_in(open_platform(data_dir), code, station, clerk=actor_of(operator),
+    platform = open_platform(data_dir)
+    clerk = act_as(platform, operator, "polling_clerk", *ADMIN, station=station)
+    res = checkin.check_in(platform, code, station, clerk=clerk,
                            voter_number=voter_number, qr_text=qr,
                            captures=capture_options(face, iris_left, iris_right, finger,
                                                     capture))
@@ -148,11 +169,14 @@ def election_check_in(code: str, station: Annotated[str, typer.Option()],
 @app.command("package")
 @handles_errors
 def election_package(code: str, station: str, output: Annotated[Path, typer.Option("--out")],
-                     data_dir: DataDir = None, as_json: JsonOut = False) -> None:
+                     operator: Operator = None, data_dir: DataDir = None,
+                     as_json: JsonOut = False) -> None:
     """Write the roll copy a station takes offline (JSON)."""
     from hawiya.elections import offline
 
-    pkg = offline.station_package(open_platform(data_dir), code, station)
+    platform = open_platform(data_dir)
+    act_as(platform, operator, "polling_clerk", *ADMIN, station=station)
+    pkg = offline.station_package(platform, code, station)
     write_out(output, json.dumps(pkg, ensure_ascii=False))
     res = {"file": str(output), "voters": len(pkg["roll"])}
     emit(res, as_json, lambda r: out.print(f"{r['voters']} voters written to {r['file']}"))
@@ -169,7 +193,10 @@ def election_sync(log_file: Path, operator: Operator = None, data_dir: DataDir =
         log = json.loads(log_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot read station log {log_file}: {exc}") from exc
-    res = offline.sync_station_log(open_platform(data_dir), log, actor=actor_of(operator))
+    platform = open_platform(data_dir)
+    actor = act_as(platform, operator, "polling_clerk", *ADMIN,
+                   station=str(log.get("station")) if isinstance(log, dict) else None)
+    res = offline.sync_station_log(platform, log, actor=actor)
     emit(res, as_json, lambda r: out.print_json(data=r))
 
 

@@ -15,7 +15,7 @@ from hawiya.cli.common import (
     IrisRight,
     JsonOut,
     Operator,
-    actor_of,
+    act_as,
     candidates_table,
     capture_options,
     emit,
@@ -26,6 +26,10 @@ from hawiya.cli.common import (
 )
 
 app = typer.Typer()
+
+# Roles that may use each command once logged in, as the API's routes (admin always may).
+ENROLLERS = ("enrollment_officer",)
+VERIFIERS = ("verifier", "enrollment_officer")
 
 
 @app.command()
@@ -47,7 +51,8 @@ def enroll(name: Annotated[str, typer.Option(help="Full name")],
 
     platform = open_platform(data_dir)
     demo = Demographics.parse(name, reference_id, date_of_birth, sex, district)
-    res = service.enroll_safely(platform, demographics=demo, actor=actor_of(operator),
+    actor = act_as(platform, operator, *ENROLLERS)
+    res = service.enroll_safely(platform, demographics=demo, actor=actor,
                                 request_id=request_id,
                                 captures=capture_options(list(face or []), iris_left,
                                                          iris_right, finger, capture))
@@ -72,9 +77,10 @@ def enroll_batch(folder: Path, manifest: Annotated[Path | None, typer.Option(
     from hawiya.identity.batch import enroll_batch as run
 
     platform = open_platform(data_dir)
+    actor = act_as(platform, operator, *ENROLLERS)
     with progress_bar("enrolling", eta=True) as progress:
         task = progress.add_task("enroll", total=None)
-        res = run(platform, folder, manifest, actor=actor_of(operator),
+        res = run(platform, folder, manifest, actor=actor,
                   on_progress=lambda done, total: progress.update(task, completed=done,
                                                                    total=total))
     platform.close()
@@ -101,9 +107,10 @@ def verify(person_id: str, face: Annotated[Path | None, typer.Option(help="Face 
     from hawiya.identity import service
 
     platform = open_platform(data_dir)
+    actor = act_as(platform, operator, *VERIFIERS)
     res = service.verify(platform, person_id,
                          capture_options(face, iris_left, iris_right, finger, capture),
-                         actor=actor_of(operator))
+                         actor=actor)
     emit(res, as_json, lambda r: out.print(
         f"{'[green]MATCH[/green]' if r['match'] else '[red]NO MATCH[/red]'}  {r['reason']}"))
 
@@ -125,10 +132,11 @@ def identify(face: Annotated[Path | None, typer.Option(help="Face image")] = Non
     from hawiya.identity import service
 
     platform = open_platform(data_dir)
+    actor = act_as(platform, operator, *VERIFIERS, "adjudicator")
     keys = [k.strip() for k in among.split(",") if k.strip()] if among is not None else None
     res = service.identify(platform,
                            capture_options(face, iris_left, iris_right, finger, capture),
-                           actor=actor_of(operator), top=top, restrict_to=keys, scope=scope)
+                           actor=actor, top=top, restrict_to=keys, scope=scope)
     platform.close()
 
     def render(r):

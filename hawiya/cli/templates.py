@@ -12,7 +12,7 @@ from hawiya.cli.common import (
     DataDir,
     JsonOut,
     Operator,
-    actor_of,
+    act_as,
     emit,
     handles_errors,
     open_platform,
@@ -58,9 +58,10 @@ def templates_reextract(algorithm: Annotated[str, typer.Option(
     from hawiya.identity import upgrade
 
     platform = open_platform(data_dir)
+    actor = act_as(platform, operator)  # admin only
     with progress_bar("re-extracting", eta=True) as bar:
         task = bar.add_task("templates", total=None)
-        res = upgrade.reextract(platform, algorithm, actor=actor_of(operator),
+        res = upgrade.reextract(platform, algorithm, actor=actor,
                                 on_progress=lambda done, total: bar.update(
                                     task, completed=done, total=total))
     platform.close()

@@ -11,7 +11,7 @@ from hawiya.cli.common import (
     DataDir,
     JsonOut,
     Operator,
-    actor_of,
+    act_as,
     emit,
     handles_errors,
     open_platform,
@@ -33,11 +33,12 @@ def users_create(username: str, role: str, password: Annotated[str | None, typer
     """Create an operator account with a role."""
     from hawiya import auth
 
+    platform = open_platform(data_dir)
+    actor = act_as(platform, operator)  # admin only, as the API
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    platform = open_platform(data_dir)
     with platform.transaction() as session:
-        user = auth.create_user(session, username, password, role, actor=actor_of(operator),
+        user = auth.create_user(session, username, password, role, actor=actor,
                                 station_code=station)
         res = {"username": user.username, "role": user.role, "station": user.station_code}
     emit(res, as_json, lambda r: out.print(f"created {r['username']} ({r['role']})"))
@@ -49,7 +50,9 @@ def users_list(data_dir: DataDir = None, as_json: JsonOut = False) -> None:
     """Operator accounts with role, station and whether active."""
     from hawiya import auth
 
-    with open_platform(data_dir).transaction() as session:
+    platform = open_platform(data_dir)
+    act_as(platform, None)
+    with platform.transaction() as session:
         res = {"users": auth.list_users(session)}
 
     def render(r):
@@ -72,10 +75,12 @@ def users_passwd(username: str, password: Annotated[str | None, typer.Option(
     """Set a user's password (revokes the user's tokens)."""
     from hawiya import auth
 
+    platform = open_platform(data_dir)
+    actor = act_as(platform, operator)
     if password is None:
         password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
-    with open_platform(data_dir).transaction() as session:
-        auth.set_password(session, username, password, actor=actor_of(operator))
+    with platform.transaction() as session:
+        auth.set_password(session, username, password, actor=actor)
     emit({"username": username, "changed": True}, as_json,
          lambda r: out.print(f"password of {username} changed"))
 
@@ -88,8 +93,10 @@ def users_disable(username: str, enable: Annotated[bool, typer.Option(
     """Disable an account (its tokens are revoked), or re-enable it with --enable."""
     from hawiya import auth
 
-    with open_platform(data_dir).transaction() as session:
-        auth.set_active(session, username, enable, actor=actor_of(operator))
+    platform = open_platform(data_dir)
+    actor = act_as(platform, operator)
+    with platform.transaction() as session:
+        auth.set_active(session, username, enable, actor=actor)
     emit({"username": username, "active": enable}, as_json,
          lambda r: out.print(f"{username} {'enabled' if enable else 'disabled'}"))
 
@@ -104,8 +111,10 @@ def users_role(username: str, role: str, station: Annotated[str | None, typer.Op
     active admin cannot be demoted."""
     from hawiya import auth
 
-    with open_platform(data_dir).transaction() as session:
-        res = auth.set_role(session, username, role, actor=actor_of(operator),
+    platform = open_platform(data_dir)
+    actor = act_as(platform, operator)
+    with platform.transaction() as session:
+        res = auth.set_role(session, username, role, actor=actor,
                             station_code=station)
     emit(res, as_json, lambda r: out.print(
         f"{r['username']} is now {r['role']}"

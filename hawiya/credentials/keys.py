@@ -22,6 +22,13 @@ Algorithms: ``Ed25519`` (COSE ``EdDSA``, -8) and ``ES256`` (ECDSA P-256 with SHA
 :meth:`SigningKey.sign` returns COSE signatures (ES256 as raw ``r || s``, 64 bytes, not
 DER) and :meth:`PublicKeyEntry.verify` checks them.
 
+Backends: a folder with an ``hsm.json`` keeps the private keys it creates from then on in a
+hardware security module over PKCS#11 (:mod:`hawiya.credentials.hsm`, which documents the
+file); their ``keyset.json`` entries carry ``"backend": "pkcs11"`` and the token, label and
+object id instead of ``file``. Signing goes through the token and the key never leaves it.
+PEM keys created before ``hsm.json`` appeared keep working, so a folder can move to an HSM
+by a rotation. Without ``hsm.json``, PEM files are the embedded default.
+
 Verifiers that only have the export use :meth:`KeySet.from_export`, which checks every
 entry (known algorithm and status, a public key of that algorithm, a kid that really is the
 hash of that key) and raises :class:`~hawiya.errors.InvalidInput` otherwise.
@@ -49,6 +56,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from hawiya.credentials import hsm
 from hawiya.errors import ConfigError, InvalidInput, NotFound
 
 try:  # POSIX advisory locking; elsewhere changes are still atomic, only not serialised
@@ -293,15 +301,24 @@ def _read_state(folder: Path) -> dict[str, Any]:
     if state.get("version") != FORMAT_VERSION:
         raise ConfigError(f"{path}: state version {state.get('version')!r} not supported")
     for entry in state["keys"]:
-        if not isinstance(entry, dict) or not all(
-                isinstance(entry.get(k), str) for k in
-                ("kid", "algorithm", "status", "file", "public_key")) or \
-                entry["status"] not in STATUSES or entry["algorithm"] not in ALGORITHMS or \
-                not _KID_RE.fullmatch(entry["kid"]) or entry["file"] != f"{entry['kid']}.pem":
+        if not _entry_ok(entry):
             raise ConfigError(f"{path} holds a malformed key entry")
     if sum(1 for k in state["keys"] if k.get("status") == "active") > 1:
         raise ConfigError(f"{path} lists more than one active key")
     return state
+
+
+def _entry_ok(entry: Any) -> bool:
+    if not isinstance(entry, dict) or not all(
+            isinstance(entry.get(k), str) for k in
+            ("kid", "algorithm", "status", "public_key")) or \
+            entry["status"] not in STATUSES or entry["algorithm"] not in ALGORITHMS or \
+            not _KID_RE.fullmatch(entry["kid"]):
+        return False
+    if "backend" not in entry:  # a PEM file next to keyset.json
+        return entry.get("file") == f"{entry['kid']}.pem"
+    return entry["backend"] == hsm.BACKEND and "file" not in entry and all(
+        isinstance(entry.get(k), str) and entry[k] for k in ("token", "label", "object_id"))
 
 
 def _write_state(folder: Path, state: dict[str, Any]) -> None:
@@ -337,6 +354,17 @@ def _generate(algorithm: str) -> Any:
 
 def _new_key(folder: Path, state: dict[str, Any], algorithm: str, status: str) -> str:
     existing = {k["kid"] for k in state["keys"]}
+    config = hsm.read_config(folder)
+    if config is not None:  # generated on the token; only the public part comes out
+        public_key, ref = hsm.generate_key(config, algorithm)
+        kid = key_id(public_key)
+        if kid in existing:  # pragma: no cover - a 64-bit hash collision
+            raise ConfigError(f"new HSM key {ref['label']} collides with key {kid}")
+        state["keys"].append({
+            "kid": kid, "algorithm": algorithm, "status": status, "created": _now(),
+            "retired": None, **ref, "public_key": _public_pem(public_key),
+        })
+        return kid
     while True:  # a collision of 64-bit hashes is not expected; never overwrite all the same
         private_key = _generate(algorithm)
         kid = key_id(private_key.public_key())
@@ -451,6 +479,18 @@ def load_signing_key(folder: str | os.PathLike, key_id: str, *,
     entry = _find(state, key_id, folder)
     if entry["status"] == "retired":
         raise ConfigError(f"key {key_id} is retired and may not sign")
+    if "backend" in entry:
+        config = hsm.read_config(folder)
+        if config is None:
+            raise ConfigError(f"key {entry['kid']} lives in an HSM but {folder} has no "
+                              f"{hsm.CONFIG_FILE}")
+        private_key = hsm.load_private_key(
+            config, {k: entry[k] for k in ("backend", "token", "label", "object_id")},
+            entry["algorithm"])
+        if key_id_of_private(private_key) != entry["kid"]:
+            raise ConfigError(f"HSM key {entry['label']} does not match key {entry['kid']} "
+                              f"in {STATE_FILE}")
+        return SigningKey(entry["kid"], entry["algorithm"], private_key)
     path = folder / entry["file"]
     try:
         if os.name == "posix" and path.stat().st_mode & 0o077:

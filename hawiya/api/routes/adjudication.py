@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -12,6 +12,7 @@ from hawiya.api.schemas.common import errors, file_response
 from hawiya.api.schemas.jobs import JobStatus
 from hawiya.identity import adjudication, batch
 from hawiya.identity.results import CaseDetail, CaseList, CaseSummary
+from hawiya.limits import ROW_ID_MAX
 from hawiya.platform import Platform
 from hawiya.registry.models import User
 
@@ -36,7 +37,8 @@ def cases(status: str = Query("open", pattern="^(open|closed)$"),
 @router.get("/adjudication/cases/{case_id}", summary="One case with its evidence",
             tags=["adjudication"], response_model=CaseDetail,
             responses=errors(401, 403, 404, 422))
-def case(case_id: int, user: User = Depends(require("adjudicator")),
+def case(case_id: int = Path(ge=1, le=ROW_ID_MAX),
+         user: User = Depends(require("adjudicator")),
          platform: Platform = Depends(get_platform)):
     """Per-modality scores and evidence of each candidate, portraits, and links to the kept
     captures of the held person and of each candidate, to compare side by side."""
@@ -49,7 +51,9 @@ def case(case_id: int, user: User = Depends(require("adjudicator")),
             responses={**file_response("the capture as it was submitted", "image/jpeg",
                                        "image/png", "image/tiff", "application/octet-stream"),
                        **errors(401, 403, 404, 422)})
-def case_capture(case_id: int, template_id: int, user: User = Depends(require("adjudicator")),
+def case_capture(case_id: int = Path(ge=1, le=ROW_ID_MAX),
+                 template_id: int = Path(ge=1, le=ROW_ID_MAX),
+                 user: User = Depends(require("adjudicator")),
                  platform: Platform = Depends(get_platform)) -> Response:
     image = adjudication.case_capture(platform, case_id, template_id, actor=user.username)
     return Response(image, media_type=_media_type(image),
@@ -72,7 +76,8 @@ def _media_type(data: bytes) -> str:
                  403: "Role not allowed, or the adjudicator made this enrolment",
                  409: "The case was already decided, its match is not active, or the same "
                       "adjudicator tried to confirm their own proposal"}))
-def decide(case_id: int, body: Decision, user: User = Depends(require("adjudicator")),
+def decide(body: Decision, case_id: int = Path(ge=1, le=ROW_ID_MAX),
+           user: User = Depends(require("adjudicator")),
            platform: Platform = Depends(get_platform)):
     """A 'distinct' against strong evidence is recorded as a proposal
     (``awaiting_confirmation``) and takes effect when a second adjudicator sends it too."""
@@ -82,6 +87,6 @@ def decide(case_id: int, body: Decision, user: User = Depends(require("adjudicat
 
 @router.get("/jobs/{job_id}", summary="Progress of a long job (batch enrollment)",
             tags=["jobs"], response_model=JobStatus, responses=errors(401, 403, 404, 422))
-def job(job_id: int, user: User = Depends(require(*READERS)),
+def job(job_id: int = Path(ge=1, le=ROW_ID_MAX), user: User = Depends(require(*READERS)),
         platform: Platform = Depends(get_platform)) -> dict:
     return batch.job_status(platform, job_id)

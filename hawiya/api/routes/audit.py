@@ -8,6 +8,7 @@ from hawiya import audit
 from hawiya.api.deps import get_platform, require
 from hawiya.api.schemas.audit import AuditRecords, ChainStatus
 from hawiya.api.schemas.common import errors
+from hawiya.limits import ROW_ID_MAX
 from hawiya.platform import Platform
 from hawiya.registry.models import User
 
@@ -26,7 +27,7 @@ def verify(user: User = Depends(require("auditor")),
 
 @router.get("/records", summary="Audit records after a sequence number",
             response_model=AuditRecords, responses=errors(401, 403, 422))
-def records(after: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+def records(after: int = Query(0, ge=0, le=ROW_ID_MAX), limit: int = Query(100, ge=1, le=1000),
             user: User = Depends(require("auditor")),
             platform: Platform = Depends(get_platform)) -> dict:
     with platform.transaction() as session:
