@@ -27,13 +27,11 @@ from hawiya.cli.common import (
     write_out,
 )
 from hawiya.errors import InvalidInput
+from hawiya.roles import DOCUMENT_CHECKERS as CHECKERS
+from hawiya.roles import ISSUERS
 
 app = typer.Typer(help="Signed ID cards: issue, render, verify, status, keys.",
                   no_args_is_help=True)
-
-# Roles that may use each command once logged in, as the API's routes (admin always may).
-ISSUERS = ("enrollment_officer",)
-CHECKERS = ("verifier", "enrollment_officer", "polling_clerk")
 
 
 @app.command("issue")

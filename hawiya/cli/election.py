@@ -29,13 +29,13 @@ from hawiya.cli.common import (
     write_out,
 )
 from hawiya.errors import InvalidInput
+from hawiya.roles import ELECTION_ADMINS as ADMIN
+from hawiya.roles import ELECTION_WATCHERS as WATCHERS
 
 app = typer.Typer(help="Elections: geography, roll, check-in, sync, turnout.",
                   no_args_is_help=True)
 
 # Roles that may use each command once logged in, as the API's routes (admin always may).
-ADMIN = ("election_admin",)
-WATCHERS = ("election_admin", "observer", "auditor")
 
 
 @app.command("create")

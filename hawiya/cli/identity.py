@@ -24,12 +24,11 @@ from hawiya.cli.common import (
     out,
     progress_bar,
 )
+from hawiya.roles import ENROLLERS, VERIFIERS
 
 app = typer.Typer()
 
 # Roles that may use each command once logged in, as the API's routes (admin always may).
-ENROLLERS = ("enrollment_officer",)
-VERIFIERS = ("verifier", "enrollment_officer")
 
 
 @app.command()

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from hawiya.identity.galleries import SearchSet
     from hawiya.platform import Platform
 
-USES = ("identify", "check_in", "dedup")
 
 
 STEP = 0.005  # evidence grid of the fused model

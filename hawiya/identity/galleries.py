@@ -78,6 +78,7 @@ class GalleryManager:
         self._resolvers: dict[str, ScopeResolver] = {}
         self._scope_cache: dict[tuple, tuple[tuple, SearchSet]] = {}
         self._size_cache: dict[tuple[str, str], tuple[int, SearchSet]] = {}
+        self._stale_cache: dict[tuple[str, str], tuple[int, int]] = {}
 
     # -- keys --------------------------------------------------------------------------
     def key(self, modality: str) -> tuple[str, str]:
@@ -312,10 +313,23 @@ class GalleryManager:
         self._size_cache[key] = (version, found)
         return found
 
-    def stale_count(self, session: Session, modality: str) -> int:
+    def stale_count(self, session: Session, modality: str, *, exact: bool = True) -> int:
         """Searchable templates of ``modality`` made by another algorithm than the configured
-        one: never searched, so a search or a de-duplication would miss their owners."""
-        modality, algorithm = self.key(modality)
+        one: never searched, so a search or a de-duplication would miss their owners.
+        ``exact=False`` (a search's informational note) reuses the count made at this
+        gallery version instead of scanning the templates again on every search."""
+        key = self.key(modality)
+        version = self._version.get(key, 0)
+        cached = self._stale_cache.get(key)
+        if not exact and cached is not None and cached[0] == version:
+            return cached[1]
+        count = self._count_stale(session, key)
+        self._stale_cache[key] = (version, count)
+        return count
+
+    @staticmethod
+    def _count_stale(session: Session, key: tuple[str, str]) -> int:
+        modality, algorithm = key
         return int(session.scalar(
             select(func.count(BiometricTemplate.id))
             .join(Person, Person.id == BiometricTemplate.person_db_id)

@@ -254,12 +254,11 @@ def _verify(platform: Platform, person_key: str, captures: Sequence[Capture], *,
     probes = matching.extract(platform, captures, purpose="probe")
     with platform.transaction() as session:
         enrolled = store.person_templates(platform, session, person)
-        stale = store.stale_modalities(platform, session, person)
         scores: dict[str, float] = {}
         for probe in probes:
             score, missing = matching.compare_with_enrolled(platform, probe, enrolled)
             if missing:
-                if probe.modality in stale:
+                if probe.modality in store.stale_modalities(platform, session, person):
                     raise Conflict(f"{person.person_id}'s {probe.modality} templates were "
                                    "made by an earlier algorithm; re-extract them (`hawiya "
                                    "templates reextract --algorithm ID`, see `hawiya templates "
@@ -302,7 +301,8 @@ def identify(platform: Platform, captures: Sequence[Capture], *, actor: str, top
                                                  k=int(top), use=use, searched=searched)
         if not need.decidable:
             cands = []  # an undecidable search names nobody
-        stale = sum(platform.galleries.stale_count(session, m) for m in modalities)
+        stale = sum(platform.galleries.stale_count(session, m, exact=False)
+                    for m in modalities)
         audit.append(session, actor, "person.identify", None,
                      {"top": int(top), "returned": [c.person_id for c in cands],
                       "matched": [c.person_id for c in cands if c.match],

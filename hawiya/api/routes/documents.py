@@ -24,10 +24,10 @@ from hawiya.imaging import load_image
 from hawiya.limits import ID_MAX, LOCATION_MAX, REASON_MAX
 from hawiya.platform import Platform
 from hawiya.registry.models import User
+from hawiya.roles import DOCUMENT_CHECKERS as CHECKERS
+from hawiya.roles import ISSUERS
 
 router = APIRouter(tags=["documents"])
-ISSUERS = ("enrollment_officer",)
-CHECKERS = ("verifier", "enrollment_officer", "polling_clerk")
 # 400 also covers issuer-key misconfiguration (hawiya.errors.ConfigError).
 EVIDENCE_ERRORS = (400, 401, 403, 413, 422)
 

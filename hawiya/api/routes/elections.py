@@ -32,10 +32,10 @@ from hawiya.errors import Forbidden, InvalidInput
 from hawiya.limits import CODE_MAX, NAME_MAX
 from hawiya.platform import Platform
 from hawiya.registry.models import User
+from hawiya.roles import ELECTION_ADMINS as ADMIN
+from hawiya.roles import ELECTION_WATCHERS as WATCHERS
 
 router = APIRouter(tags=["elections"])
-ADMIN = ("election_admin",)
-WATCHERS = ("election_admin", "observer", "auditor")
 CREATE_ERRORS = (401, 403, 409, 422)  # 409: the code exists already
 ELECTION_ERRORS = (401, 403, 404, 422)  # 404: no such election (or station)
 

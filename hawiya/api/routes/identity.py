@@ -19,12 +19,10 @@ from hawiya.identity.results import (
 )
 from hawiya.platform import Platform
 from hawiya.registry.models import PERSON_STATUSES, User
+from hawiya.roles import ENROLLERS, READERS, VERIFIERS
 
 router = APIRouter(tags=["identity"])
 
-ENROLLERS = ("enrollment_officer",)
-VERIFIERS = ("verifier", "enrollment_officer")
-READERS = ("enrollment_officer", "adjudicator", "auditor")
 UPLOAD_ERRORS = (400, 401, 403, 413, 422)
 
 
