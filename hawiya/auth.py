@@ -154,7 +154,7 @@ def login(session: Session, username: str, password: str, *, client_address: str
                              created_at=now))
     token = secrets.token_urlsafe(32)
     expires = now + dt.timedelta(hours=policy.token_ttl_hours)
-    session.add(ApiToken(token_hash=hashlib.sha256(token.encode()).hexdigest(),
+    session.add(ApiToken(token_hash=_token_hash(token),
                          user_id=user.id, expires_at=expires))
     audit.append(session, user.username, "auth.login", user.username,
                  {"client_address": address})
@@ -275,9 +275,16 @@ def _seconds(delta: dt.timedelta) -> int:
     return max(1, math.ceil(delta.total_seconds()))
 
 
+def _token_hash(token: str) -> str:
+    return hashlib.sha256((token or "").encode()).hexdigest()
+
+
+def _token_row(session: Session, token: str) -> ApiToken | None:
+    return session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+
+
 def user_for_token(session: Session, token: str) -> User:
-    row = session.scalar(select(ApiToken).where(
-        ApiToken.token_hash == hashlib.sha256((token or "").encode()).hexdigest()))
+    row = _token_row(session, token)
     if row is None or row.revoked:
         raise AuthError("invalid or revoked token")
     expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(
@@ -305,6 +312,18 @@ def _user(session: Session, username: str) -> User:
     if user is None:
         raise NotFound(f"no user {username!r}")
     return user
+
+
+def revoke_token(session: Session, token: str, *, client_address: str) -> str | None:
+    """Log one token out (audited); the username it belonged to, or None when it was
+    unknown or revoked already."""
+    row = _token_row(session, token)
+    if row is None or row.revoked:
+        return None
+    row.revoked = True
+    audit.append(session, row.user.username, "auth.logout", row.user.username,
+                 {"client_address": client_address})
+    return row.user.username
 
 
 def _revoke_tokens(session: Session, user: User) -> None:

@@ -8,7 +8,6 @@ Commands then act as that account (:func:`common.act_as`).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Annotated
 
@@ -78,10 +77,7 @@ def login(username: str, password_file: Annotated[Path | None, typer.Option(
 @handles_errors
 def logout(data_dir: DataDir = None, as_json: JsonOut = False) -> None:
     """Revoke this CLI session's token and forget it."""
-    from sqlalchemy import select
-
-    from hawiya import audit
-    from hawiya.registry.models import ApiToken
+    from hawiya import auth
 
     platform = open_platform(data_dir)
     path = session_file(platform.settings.data_dir)
@@ -92,13 +88,8 @@ def logout(data_dir: DataDir = None, as_json: JsonOut = False) -> None:
     username = None
     if info is not None:
         username = info.get("username")
-        digest = hashlib.sha256(info["token"].encode()).hexdigest()
         with platform.transaction() as session:
-            row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
-            if row is not None and not row.revoked:
-                row.revoked = True
-                audit.append(session, row.user.username, "auth.logout", row.user.username,
-                             {"client_address": f"cli:{os_user()}"})
+            auth.revoke_token(session, info["token"], client_address=f"cli:{os_user()}")
     existed = path.exists()
     path.unlink(missing_ok=True)
     res = {"logged_out": existed, "username": username, "actor": f"os:{os_user()}"}
