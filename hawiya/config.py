@@ -211,6 +211,19 @@ class ServerSettings(Section):
     keyfile: Path | None = Field(None, description="TLS private key (PEM, unencrypted)")
 
 
+class VehicleSettings(Section):
+    """Vehicles: the home country of the registry and plate formats beyond the shipped ones
+    (``hawiya/vehicles/plate_formats.yaml``: Libya, EU states, US states, Brazil...)."""
+
+    country: str = Field("LY", pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$",
+                         description="ISO 3166 code whose plate formats apply by default "
+                                     "(a US state as US-CA)")
+    plate_formats_file: Path | None = Field(None, description="YAML with more or overriding "
+                                                              "plate formats, same shape as "
+                                                              "the shipped file")
+    eplate_valid_years: int = Field(5, ge=1, le=20)
+
+
 class _Defaults(PydanticBaseSettingsSource):
     """Lowest-priority source: the shipped per-modality sections, deep-merged under
     whatever the file and environment set."""
@@ -287,6 +300,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    vehicles: VehicleSettings = Field(default_factory=VehicleSettings)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings,

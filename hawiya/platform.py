@@ -69,6 +69,11 @@ class Platform:
         """Keys signing identity credentials and revocation lists."""
         return self.settings.key_dir / "issuer"
 
+    @property
+    def csca_folder(self):
+        """Trusted CSCA certificates of passport-issuing states (chips' roots of trust)."""
+        return self.settings.data_dir / "csca"
+
     def sign_digest(self, data: bytes) -> tuple[str, str]:
         """Sign with the active authority key: (key id, base64 signature)."""
         from hawiya.credentials import keys

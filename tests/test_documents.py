@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from hawiya.credentials import documents, keys, revocation, signed
+from hawiya.credentials import desk, documents, keys, revocation, signed
 from hawiya.credentials.cards import read_qr
 from hawiya.errors import Conflict, InvalidInput
 from hawiya.identity.persons import Demographics
@@ -27,7 +27,7 @@ def _status(result, name):
 def test_issue_and_verify_a_card(platform, holder):
     card = documents.issue_card(platform, holder, actor="issuer")
     assert len(card["mrz"]) == 3 and card["qr_text"].startswith("HW1:")
-    res = documents.verify_document(platform, qr_text=card["qr_text"],
+    res = desk.verify_document(platform, qr_text=card["qr_text"],
                                     mrz_text="\n".join(card["mrz"]), face=yale(1, "sad"),
                                     actor="desk")
     assert res["verdict"] == "valid", res["reasons"]
@@ -36,7 +36,7 @@ def test_issue_and_verify_a_card(platform, holder):
             "document_known", "not_revoked", "holder_active", "face_template_on_record",
             "face_match"} <= names
     # Someone else's face with this card.
-    res = documents.verify_document(platform, qr_text=card["qr_text"], face=yale(2, "sad"),
+    res = desk.verify_document(platform, qr_text=card["qr_text"], face=yale(2, "sad"),
                                     actor="desk")
     assert res["verdict"] == "invalid" and _status(res, "face_match") == "fail"
 
@@ -45,7 +45,7 @@ def test_forged_and_mismatched_documents(platform, holder):
     card = documents.issue_card(platform, holder, actor="issuer")
     # An MRZ from another document next to this QR.
     other = documents.issue_card(platform, holder, actor="issuer")
-    res = documents.verify_document(platform, qr_text=card["qr_text"],
+    res = desk.verify_document(platform, qr_text=card["qr_text"],
                                     mrz_text="\n".join(other["mrz"]), actor="desk")
     assert _status(res, "mrz_matches_credential") == "fail"
     # A credential signed by a key the registry does not know.
@@ -57,15 +57,15 @@ def test_forged_and_mismatched_documents(platform, holder):
                          "expiry_date": dt.date.today() + dt.timedelta(days=365),
                          "face_digest": b"\0" * 32},
                         keys.active_key(platform.settings.data_dir / "rogue"))
-    res = documents.verify_document(platform, qr_text=signed.encode_qr_text(cose),
+    res = desk.verify_document(platform, qr_text=signed.encode_qr_text(cose),
                                     actor="desk")
     assert res["verdict"] == "invalid" and _status(res, "key_known") == "fail"
     assert rogue
     # Garbage never raises.
-    res = documents.verify_document(platform, qr_text="HW1:%%%garbage", actor="desk")
+    res = desk.verify_document(platform, qr_text="HW1:%%%garbage", actor="desk")
     assert res["verdict"] == "invalid" and _status(res, "format") == "fail"
     bad_mrz = "\n".join(card["mrz"]).replace("<", "0", 1)
-    res = documents.verify_document(platform, mrz_text=bad_mrz, actor="desk")
+    res = desk.verify_document(platform, mrz_text=bad_mrz, actor="desk")
     assert res["verdict"] == "invalid"
 
 
@@ -73,7 +73,7 @@ def test_revoke_report_reinstate_and_border(platform, holder):
     card = documents.issue_card(platform, holder, actor="issuer")
     number = card["document_number"]
     documents.set_status(platform, number, "stolen", actor="police", reason="reported")
-    res = documents.border_check(platform, qr_text=card["qr_text"], location="Airport T1",
+    res = desk.border_check(platform, qr_text=card["qr_text"], location="Airport T1",
                                  direction="in", actor="border1")
     assert res["verdict"] == "invalid" and res["alert"] is True and res["crossing_id"]
     rl = documents.revocation_list(platform)
@@ -81,7 +81,7 @@ def test_revoke_report_reinstate_and_border(platform, holder):
         rl, keys.KeySet.from_folder(platform.issuer_keys))
     assert ok and revocation.is_revoked(entries, number)["status"] == "stolen"
     documents.set_status(platform, number, "valid", actor="police", reason="found")
-    res = documents.border_check(platform, qr_text=card["qr_text"], location="Airport T1",
+    res = desk.border_check(platform, qr_text=card["qr_text"], location="Airport T1",
                                  actor="border1")
     assert res["verdict"] == "valid" and res["alert"] is False
     with pytest.raises(InvalidInput):
@@ -94,7 +94,7 @@ def test_card_renders_and_reads_back(platform, holder):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     qr = read_qr(png)
     assert qr == card["qr_text"]
-    res = documents.verify_document(platform, qr_text=qr, mrz_image=png, actor="desk")
+    res = desk.verify_document(platform, qr_text=qr, mrz_image=png, actor="desk")
     assert res["verdict"] == "valid", res["reasons"]
     assert documents.render(platform, card["document_number"], "pdf")[:4] == b"%PDF"
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from hawiya import auth
 from hawiya.api.app import create_app
 from hawiya.api.limits import MAX_BODY_BYTES, BodyLimit
-from hawiya.credentials import documents
+from hawiya.credentials import desk, documents
 from hawiya.credentials.qr_text import MAX_QR_TEXT
 from hawiya.elections import geography
 from hawiya.errors import InvalidInput
@@ -215,7 +215,7 @@ def test_services_refuse_over_long_fields(sqlite_platform):
          "district code", CODE_MAX),
         (lambda: documents.set_status(p, "HABCDEFGH", "lost", actor="t",
                                       reason="r" * (REASON_MAX + 1)), "reason", REASON_MAX),
-        (lambda: documents.border_check(p, location="l" * (LOCATION_MAX + 1), actor="t",
+        (lambda: desk.border_check(p, location="l" * (LOCATION_MAX + 1), actor="t",
                                         qr_text="HW1:x"), "location", LOCATION_MAX),
     ]
     for call, field, limit in calls:

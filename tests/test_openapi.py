@@ -14,6 +14,7 @@ ERROR_REF = "#/components/schemas/ErrorBody"
 # Operations whose success body is a file, not JSON: (method, path) -> media types.
 FILES = {
     ("get", "/documents/{number}/card"): {"image/png", "application/pdf"},
+    ("post", "/documents/{number}/card"): {"image/png", "application/pdf"},
     ("get", "/credentials/revocation-list"): {"application/cose"},
     ("get", "/elections/{code}/roll.csv"): {"text/plain"},
     ("get", "/adjudication/cases/{case_id}/captures/{template_id}"): {

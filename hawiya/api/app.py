@@ -12,7 +12,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hawiya import __version__
 from hawiya.api.limits import BodyLimit, SecurityHeaders
 from hawiya.api.refusals import audit_refusal
-from hawiya.api.routes import adjudication, audit, auth, documents, elections, identity
+from hawiya.api.routes import (
+    adjudication,
+    audit,
+    auth,
+    documents,
+    elections,
+    identity,
+    watchlist,
+)
 from hawiya.app import build_platform
 from hawiya.errors import HawiyaError
 from hawiya.platform import Platform
@@ -23,6 +31,7 @@ ROUTERS = (
     identity.router,
     adjudication.router,
     documents.router,
+    watchlist.router,
     elections.router,
     audit.router,
 )

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from hawiya.cli.common import (
+    ChipDir,
     DataDir,
     JsonOut,
     LiveFace,
@@ -51,28 +52,35 @@ def card_issue(person_id: str, operator: Operator = None, data_dir: DataDir = No
 @handles_errors
 def card_render(document_number: str, output: Annotated[Path, typer.Option("--out")],
                 fmt: Annotated[str, typer.Option("--format", help="png or pdf")] = "png",
-                photo: Annotated[Path | None, typer.Option(help="Portrait to print")] = None,
-                data_dir: DataDir = None, as_json: JsonOut = False) -> None:
-    """Render a card (photo, fields, MRZ, QR) to PNG or PDF."""
+                photo: Annotated[Path | None, typer.Option(
+                    help="Portrait to print instead of the enrolment portrait: it must be a "
+                         "face that matches the enrolled one")] = None,
+                operator: Operator = None, data_dir: DataDir = None,
+                as_json: JsonOut = False) -> None:
+    """Render a card (portrait, fields, MRZ, QR) to PNG or PDF."""
     from hawiya.credentials import documents
 
     if fmt not in ("png", "pdf"):
         raise InvalidInput("format must be png or pdf")
-    write_out(output, documents.render(open_platform(data_dir), document_number, fmt, photo))
+    platform = open_platform(data_dir)
+    actor = act_as(platform, operator, *ISSUERS)
+    write_out(output, documents.render(platform, document_number, fmt, photo, actor=actor))
     emit({"file": str(output)}, as_json, lambda r: out.print(f"written {r['file']}"))
 
 
 @app.command("verify")
 @handles_errors
 def card_verify(qr: QrText = None, qr_image: QrImage = None, mrz: MrzFile = None,
-                mrz_image: MrzImage = None, face: LiveFace = None, operator: Operator = None,
-                data_dir: DataDir = None, as_json: JsonOut = False) -> None:
-    """Verify a presented document: every check with pass/fail and the reason."""
-    from hawiya.credentials import documents
+                mrz_image: MrzImage = None, face: LiveFace = None, chip: ChipDir = None,
+                operator: Operator = None, data_dir: DataDir = None,
+                as_json: JsonOut = False) -> None:
+    """Verify a presented document (ours or foreign): every check with pass/fail and the
+    reason, and what a valid verdict rests on."""
+    from hawiya.credentials import desk
 
     platform = open_platform(data_dir)
-    res = documents.verify_document(platform, actor=act_as(platform, operator, *CHECKERS),
-                                    **document_evidence(qr, qr_image, mrz, mrz_image, face))
+    res = desk.verify_document(platform, actor=act_as(platform, operator, *CHECKERS),
+                               **document_evidence(qr, qr_image, mrz, mrz_image, face, chip))
     emit(res, as_json, render_verdict)
     if res["verdict"] != "valid":
         raise typer.Exit(1)

@@ -45,6 +45,9 @@ QrImage = Annotated[Path | None, typer.Option("--qr-image", help="Image with the
 MrzFile = Annotated[Path | None, typer.Option("--mrz", help="File with the MRZ lines")]
 MrzImage = Annotated[Path | None, typer.Option("--mrz-image", help="Photo/scan of the MRZ")]
 LiveFace = Annotated[Path | None, typer.Option("--face", help="Live photo of the holder")]
+ChipDir = Annotated[Path | None, typer.Option(
+    "--chip", help="Folder with a passport chip's EF.SOD and data groups (DG1.bin, DG2.bin…) "
+                   "from any NFC reader, for passive authentication")]
 
 # Set by the root callback from the global ``hawiya --data-dir``.
 state: dict = {"data_dir": None}
@@ -314,7 +317,8 @@ def candidates_table(cands: list[dict], title: str) -> None:
 
 
 def document_evidence(qr: str | None, qr_image: Path | None, mrz: Path | None,
-                      mrz_image: Path | None, face: Path | None) -> dict:
+                      mrz_image: Path | None, face: Path | None,
+                      chip: Path | None = None) -> dict:
     """The presented-document options as ``verify_document``/``border_check`` keywords."""
     from hawiya.credentials.cards import read_qr
     from hawiya.imaging import load_image
@@ -328,15 +332,24 @@ def document_evidence(qr: str | None, qr_image: Path | None, mrz: Path | None,
         if not mrz.is_file():
             raise InvalidInput(f"no such file: {mrz}")
         mrz_text = mrz.read_bytes()[:4096].decode("utf-8", "replace")
-    return {"qr_text": qr, "mrz_text": mrz_text,
-            "mrz_image": load_image(mrz_image) if mrz_image else None, "face": face}
+    evidence = {"qr_text": qr, "mrz_text": mrz_text,
+                "mrz_image": load_image(mrz_image) if mrz_image else None, "face": face}
+    if chip is not None:
+        from hawiya.credentials.desk_chip import ChipData
+
+        evidence["chip"] = ChipData.load(chip)
+    return evidence
 
 
 def render_verdict(r: dict) -> None:
     colour = "green" if r["verdict"] == "valid" else "red"
     out.print(f"[{colour}][bold]{r['verdict'].upper()}[/bold][/{colour}] "
-              f"{r.get('document_number') or ''}" + ("  [red]ALERT: lost/stolen[/red]"
-                                                     if r.get("alert") else ""))
+              f"{r.get('issuing_state') or ''} {r.get('document_number') or ''}")
+    if r.get("alert"):
+        out.print(f"[bold white on red] ALERT: {r.get('alert_reason') or 'lost/stolen'} "
+                  "[/bold white on red]", markup=True)
+    if r.get("summary"):
+        out.print(f"  {r['summary']}", markup=False)
     for c in r["checks"]:
         mark = {"pass": "[green]✓[/green]", "fail": "[red]✗[/red]"}.get(c["status"], "-")
         out.print(f"  {mark} {c['name']}: {c['reason']}")

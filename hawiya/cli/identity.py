@@ -33,7 +33,13 @@ app = typer.Typer()
 
 @app.command()
 @handles_errors
-def enroll(name: Annotated[str, typer.Option(help="Full name")],
+def enroll(name: Annotated[str | None, typer.Option(
+               help="Full name in one field (kept whole), or give its parts")] = None,
+           given_name: Annotated[str | None, typer.Option(help="Given name")] = None,
+           father_name: Annotated[str | None, typer.Option(help="Father's name")] = None,
+           grandfather_name: Annotated[str | None, typer.Option(
+               help="Grandfather's name")] = None,
+           family_name: Annotated[str | None, typer.Option(help="Family name")] = None,
            face: Annotated[list[Path] | None, typer.Option(
                help="Face image (repeat for several)")] = None,
            iris_left: IrisLeft = None, iris_right: IrisRight = None, finger: Fingers = None,
@@ -49,7 +55,9 @@ def enroll(name: Annotated[str, typer.Option(help="Full name")],
     from hawiya.identity.persons import Demographics
 
     platform = open_platform(data_dir)
-    demo = Demographics.parse(name, reference_id, date_of_birth, sex, district)
+    demo = Demographics.parse(name, reference_id, date_of_birth, sex, district,
+                              given_name=given_name, father_name=father_name,
+                              grandfather_name=grandfather_name, family_name=family_name)
     actor = act_as(platform, operator, *ENROLLERS)
     res = service.enroll_safely(platform, demographics=demo, actor=actor,
                                 request_id=request_id,

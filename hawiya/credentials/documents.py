@@ -1,11 +1,11 @@
-"""Identity documents: issue signed ID cards, change their status, and verify any document
-presented at a desk, border post or polling station, check by check.
+"""Identity documents: issue signed ID cards, print them, and change their status.
 
-A verdict lists every check with pass, fail or skipped and the reason, so an officer sees
-exactly why a document was refused: the credential's signature, key and expiry; the MRZ's
-check digits and its agreement with the signed data; the registry's word on the document
-(known, not revoked, not reported lost or stolen) and on its holder (active, same face
-template); and, with a live photo, a 1:1 face match.
+A card carries the holder's name as the ICAO 9303 primary and secondary identifiers built
+from the name's parts (:mod:`hawiya.identity.names`), and the enrolment portrait unless a
+portrait is given at print time, which must then be a face that matches the enrolled one.
+Issuing a new card to a person supersedes every earlier valid card (status ``superseded``,
+which fails verification and is on the signed revocation list). Documents presented at a
+desk are verified by :mod:`hawiya.credentials.desk`.
 """
 
 from __future__ import annotations
@@ -23,31 +23,22 @@ from hawiya.credentials import mrz as mrz_mod
 from hawiya.credentials import revocation, signed
 from hawiya.errors import Conflict, HawiyaError, InvalidInput, NotFound
 from hawiya.identity import templates as store
+from hawiya.identity.names import PersonName
 from hawiya.identity.persons import find_person
 from hawiya.identity.service import verify
-from hawiya.limits import LOCATION_MAX, REASON_MAX, check_length
-from hawiya.registry.models import (
-    ACTIVE,
-    BorderCrossing,
-    Document,
-    utcnow,
-)
+from hawiya.limits import REASON_MAX, check_length
+from hawiya.registry.models import ACTIVE, Document, utcnow
 
 if TYPE_CHECKING:
     from hawiya.platform import Platform
 
-STATUSES = ("valid", "revoked", "lost", "stolen")
+STATUSES = ("valid", "revoked", "lost", "stolen")    # what an officer may set
+SUPERSEDED = "superseded"                            # set only by issuing a newer card
 _ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ23456789"  # no I/O/Q/0/1: nothing OCR confuses
 
 
 def _new_document_number() -> str:
     return "H" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
-
-
-def split_name(name: str) -> tuple[str, str]:
-    """(surname, given names): the last word is the family name."""
-    parts = name.split()
-    return (parts[-1], " ".join(parts[:-1])) if len(parts) > 1 else (name, "")
 
 
 def issue_card(platform: Platform, person_key: str, *, actor: str,
@@ -72,7 +63,7 @@ def issue_card(platform: Platform, person_key: str, *, actor: str,
             expiry = today.replace(year=today.year + settings.document_valid_years)
         except ValueError:  # 29 February
             expiry = today.replace(year=today.year + settings.document_valid_years, day=28)
-        surname, given = split_name(person.name)
+        surname, given = PersonName.of(person).mrz_identifiers()
         mrz_text = mrz_mod.build_td1(
             document_number=number, issuing_state=settings.issuing_state,
             nationality=settings.issuing_state, date_of_birth=person.date_of_birth,
@@ -86,18 +77,31 @@ def issue_card(platform: Platform, person_key: str, *, actor: str,
             "sex": person.sex or "X", "nationality": settings.issuing_state,
             "issuing_authority": settings.issuing_authority, "issue_date": today,
             "expiry_date": expiry, "face_digest": digest}, key, today=today)
+        superseded = _supersede(session, person, number, actor)
         session.add(Document(document_number=number, person_db_id=person.id,
                              document_type="ID", issued_on=today, expires_on=expiry,
                              key_id=key.kid, face_digest=digest.hex(), credential=cose,
                              mrz=mrz_text))
         audit.append(session, actor, "credential.issue", person.person_id,
                      {"document_number": number, "key_id": key.kid,
-                      "expires": expiry.isoformat()})
+                      "expires": expiry.isoformat(), "supersedes": superseded})
         person_id = person.person_id
     return {"document_number": number, "person_id": person_id, "document_type": "ID",
             "issued_on": today.isoformat(), "expires_on": expiry.isoformat(),
             "key_id": key.kid, "mrz": mrz_text.split("\n"),
-            "qr_text": signed.encode_qr_text(cose)}
+            "qr_text": signed.encode_qr_text(cose), "supersedes": superseded}
+
+
+def _supersede(session, person, number: str, actor: str) -> list[str]:
+    """Mark the person's earlier valid cards superseded by ``number`` (audited)."""
+    older = session.scalars(select(Document).where(Document.person_db_id == person.id,
+                                                   Document.status == "valid")).all()
+    for doc in older:
+        doc.status, doc.status_changed_at = SUPERSEDED, utcnow()
+        doc.status_reason = f"replaced by {number}"
+        audit.append(session, actor, "credential.superseded", doc.document_number,
+                     {"by": number, "person_id": person.person_id})
+    return [d.document_number for d in older]
 
 
 def _document(session, number: str) -> Document:
@@ -107,21 +111,36 @@ def _document(session, number: str) -> Document:
     return doc
 
 
-def render(platform: Platform, number: str, fmt: str = "png", photo=None) -> bytes:
-    """The card as PNG or PDF. The portrait is ``photo`` (given at print time) or the stored
-    enrolment image when raw images are kept; otherwise the card says "no photo"."""
+def render(platform: Platform, number: str, fmt: str = "png", photo=None, *,
+           actor: str = "system") -> bytes:
+    """The card as PNG or PDF with the holder's portrait: by default the enrolment capture
+    (when raw captures are kept) or the enrolment portrait kept with every person. A
+    ``photo`` given at print time must be a face that matches the enrolled one (a 1:1
+    verification, audited as ``actor``'s), so no other image ends up on the card."""
     from hawiya.credentials.cards import render_card
     from hawiya.imaging import load_image
 
     with platform.transaction() as session:
+        person_id = _document(session, number).person.person_id
+    if photo is not None:
+        image = load_image(photo)
+        try:
+            result = verify(platform, person_id, [Capture("face", photo, "frontal")],
+                            actor=actor)
+        except HawiyaError as exc:
+            raise InvalidInput(f"portrait refused: {exc.message}") from exc
+        if not result.match:
+            raise InvalidInput(f"portrait refused: it does not match {person_id}'s enrolled "
+                               f"face ({result.reason})")
+        photo = image
+    with platform.transaction() as session:
         doc = _document(session, number)
         person = doc.person
-        kept = store.portrait(platform, session, person) if photo is None else None
-        if photo is not None:
-            photo = load_image(photo)
-        elif kept is not None:
-            photo = load_image(kept)
-        surname, given = split_name(person.name)
+        if photo is None:
+            kept = store.portrait(platform, session, person) or store.portrait_jpeg(
+                platform, person)
+            photo = load_image(kept) if kept is not None else None
+        surname, given = PersonName.of(person).mrz_identifiers()
         issuer = platform.settings.credentials
         fields = {"document_number": doc.document_number, "surname": surname,
                   "given_names": given, "date_of_birth": person.date_of_birth.isoformat(),
@@ -137,11 +156,16 @@ def set_status(platform: Platform, number: str, status: str, *, actor: str,
                reason: str | None = None) -> dict:
     """Revoke, report lost/stolen, or reinstate (status ``valid``) a document."""
     if status not in STATUSES:
-        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}")
+        raise InvalidInput(f"status must be one of {', '.join(STATUSES)}"
+                           + (" (a card is superseded only by issuing a new one)"
+                              if status == SUPERSEDED else ""))
     check_length(reason, "reason", REASON_MAX)
     with platform.transaction() as session:
         doc = _document(session, number)
         previous = doc.status
+        if previous == SUPERSEDED and status == "valid":
+            raise Conflict(f"document {number} was {doc.status_reason}; a superseded card "
+                           "cannot be reinstated (issue a new card instead)")
         doc.status, doc.status_reason, doc.status_changed_at = status, reason, utcnow()
         action = "credential.reinstate" if status == "valid" else f"credential.{status}"
         audit.append(session, actor, action, number, {"from": previous, "reason": reason})
@@ -149,140 +173,21 @@ def set_status(platform: Platform, number: str, status: str, *, actor: str,
 
 
 def revocation_list(platform: Platform, *, valid_days: int = 1) -> bytes:
-    """A signed list of every revoked, lost or stolen document, for offline verifiers."""
+    """A signed list of every revoked, lost, stolen or superseded document and e-plate, for
+    offline verifiers (e-plate serials start with ``EP``, card numbers with ``H``)."""
+    from hawiya.registry.models import EPlate
+
     with platform.transaction() as session:
         rows = session.execute(select(Document.document_number, Document.status,
                                       Document.status_changed_at)
                                .where(Document.status != "valid")).all()
+        rows += session.execute(select(EPlate.serial, EPlate.status, EPlate.status_changed_at)
+                                .where(EPlate.status != "valid")).all()
     now = utcnow()
     entries = [{"document_number": n, "status": s, "since": at.date().isoformat()}
                for n, s, at in rows]
     return revocation.sign_revocation_list(entries, platform.issuer_keys, now,
                                            now + dt.timedelta(days=valid_days))
-
-
-def _check(name: str, ok: bool | None, reason: str) -> dict:
-    return {"name": name, "status": "skipped" if ok is None else "pass" if ok else "fail",
-            "reason": reason}
-
-
-def verify_document(platform: Platform, *, qr_text: str | None = None,
-                    mrz_text: str | None = None, mrz_image=None, face=None, actor: str,
-                    today: dt.date | None = None) -> dict:
-    """Every check a desk officer needs, each pass/fail/skipped with its reason."""
-    if not (qr_text or mrz_text or mrz_image is not None):
-        raise InvalidInput("give the document's QR text, its MRZ text or an image of it")
-    checks: list[dict] = []
-    payload = None
-    if qr_text:
-        keyset = issuer_keys.KeySet.from_folder(platform.issuer_keys)
-        v = signed.verify(qr_text, keyset, today=today)
-        checks += [{"name": c.name, "status": c.status, "reason": c.reason} for c in v.checks]
-        payload = v.payload if v.check("signature").passed else None
-    mrz = None
-    if mrz_image is not None:
-        from hawiya.credentials.mrz_ocr import read_mrz
-
-        mrz = read_mrz(mrz_image)
-        checks.append(_check("mrz_found", mrz["found"], "MRZ located and read" if mrz["found"]
-                             else "no MRZ found in the image"))
-    elif mrz_text:
-        mrz = mrz_mod.parse_mrz(mrz_text).to_dict()
-    if mrz is not None and mrz.get("found", True):
-        bad = "; ".join(f"{e['field']}: {e['reason']}" for e in mrz["errors"])
-        checks.append(_check("mrz_valid", mrz["valid"], bad or "all check digits correct"))
-    fields = mrz["fields"] if mrz and mrz.get("valid") else {}
-    if payload and fields:
-        diffs = [k for k, pk in (("document_number", "document_number"),
-                                 ("date_of_birth", "date_of_birth"),
-                                 ("date_of_expiry", "expiry_date"))
-                 if str(fields.get(k)) != str(payload.get(pk))]
-        surname = mrz_mod.format_name(payload.get("surname", ""), width=39).split("<<")[0]
-        if fields.get("surname", "").replace(" ", "<") != surname:
-            diffs.append("surname")
-        checks.append(_check("mrz_matches_credential", not diffs,
-                             "MRZ and signed data agree" if not diffs else
-                             f"MRZ differs from the signed data in: {', '.join(diffs)}"))
-    number = (payload or {}).get("document_number") or fields.get("document_number")
-    person = None
-    if number:
-        with platform.transaction() as session:
-            doc = session.scalar(select(Document).where(Document.document_number == number))
-            known = doc is not None
-            checks.append(_check("document_known", known, "issued by this registry" if known
-                                 else f"document {number} is not in the registry"))
-            if doc is not None:
-                checks.append(_check("not_revoked", doc.status == "valid",
-                                     "not revoked, lost or stolen" if doc.status == "valid"
-                                     else f"document is {doc.status}"
-                                     + (f": {doc.status_reason}" if doc.status_reason else "")))
-                if payload is not None:
-                    same = doc.credential == signed.decode_qr_text(qr_text) if qr_text.startswith(
-                        signed.QR_PREFIX) else None
-                    checks.append(_check("credential_on_record", same,
-                                         "the credential is the one issued" if same else
-                                         "the signed credential differs from the one issued"))
-                person = doc.person
-                checks.append(_check("holder_active", person.status == ACTIVE,
-                                     f"holder {person.person_id} is {person.status}"))
-                if payload is not None and payload.get("face_digest") is not None:
-                    tpl = store.face_template(platform, session, person)
-                    digest = signed.face_digest(tpl.to_bytes()).hex() if tpl else None
-                    pd = payload["face_digest"]
-                    pd = pd.hex() if isinstance(pd, bytes) else pd
-                    checks.append(_check("face_template_on_record", digest == pd,
-                                         "credential bound to the enrolled face" if
-                                         digest == pd else "enrolled face differs from the "
-                                         "one the credential was issued for"))
-                person_id = person.person_id
-    if face is not None:
-        if person is None:
-            checks.append(_check("face_match", None, "no registered holder to compare with"))
-        else:
-            try:
-                r = verify(platform, person_id, [Capture("face", face, "frontal")], actor=actor)
-                checks.append(_check("face_match", r.match, r.reason))
-            except HawiyaError as exc:
-                checks.append(_check("face_match", False, exc.message))
-    failed = [c for c in checks if c["status"] == "fail"]
-    verdict = "valid" if not failed else "invalid"
-    with platform.transaction() as session:  # every verification, passed or refused
-        audit.append(session, actor, "document.verify", number,
-                     {"verdict": verdict, "failed": [c["name"] for c in failed],
-                      "person_id": person.person_id if person else None})
-    return {"verdict": verdict, "document_number": number,
-            "person_id": person.person_id if person else None,
-            "reasons": [f"{c['name']}: {c['reason']}" for c in failed], "checks": checks,
-            "payload": _jsonable(payload) if payload else None}
-
-
-def _jsonable(payload: dict) -> dict:
-    return {k: (v.hex() if isinstance(v, bytes) else v) for k, v in payload.items()}
-
-
-def border_check(platform: Platform, *, location: str, actor: str,
-                 direction: str | None = None, **evidence) -> dict:
-    """Verify the document, raise an alert on lost/stolen ones, and log the crossing."""
-    check_length(location, "location", LOCATION_MAX)
-    if not (location or "").strip():
-        raise InvalidInput(f"location is required (1-{LOCATION_MAX} characters)")
-    if direction not in (None, "in", "out"):
-        raise InvalidInput("direction must be 'in' or 'out'")
-    result = verify_document(platform, actor=actor, **evidence)
-    alert = any(c["name"] == "not_revoked" and c["status"] == "fail" and
-                any(w in c["reason"] for w in ("lost", "stolen")) for c in result["checks"])
-    with platform.transaction() as session:
-        row = BorderCrossing(document_number=result["document_number"],
-                             person_id=result["person_id"], location=location.strip(),
-                             direction=direction, officer=actor, verdict=result["verdict"],
-                             checks=result["checks"])
-        session.add(row)
-        session.flush()
-        audit.append(session, actor, "border.check", result["document_number"],
-                     {"location": location, "direction": direction,
-                      "verdict": result["verdict"], "alert": alert})
-        crossing_id = row.id
-    return dict(result, crossing_id=crossing_id, alert=alert, location=location)
 
 
 def person_for_qr(platform: Platform, qr_text: str) -> str:

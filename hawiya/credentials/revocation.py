@@ -1,4 +1,5 @@
-"""Signed revocation lists, so an offline verifier knows which cards are revoked, lost or stolen.
+"""Signed revocation lists, so an offline verifier knows which cards are revoked, lost, stolen
+or superseded by a newer card.
 
 A list is a COSE_Sign1 message (see :mod:`hawiya.credentials.signed`) signed by an issuer
 key, with ``external_aad`` ``b"hawiya-revocation-v1"`` (a list never verifies as a card and
@@ -7,8 +8,8 @@ a card never as a list). Its payload is a CBOR map::
     {0: 1 (version), 1: issued_at, 2: next_update, 3: [[document_number, status, since], ...]}
 
 ``issued_at`` and ``next_update`` are UTC times as ISO text (``YYYY-MM-DDTHH:MM:SSZ``);
-``status`` is ``revoked``, ``lost`` or ``stolen``; ``since`` an ISO date. Entries are sorted
-by document number and each number appears once.
+``status`` is ``revoked``, ``lost``, ``stolen`` or ``superseded``; ``since`` an ISO date.
+Entries are sorted by document number and each number appears once.
 
 :func:`verify_revocation_list` never raises on outside input. It returns ``(ok, entries,
 reason)``: ``entries`` (dicts with ``document_number``, ``status``, ``since``) whenever the
@@ -31,7 +32,7 @@ from hawiya.errors import InvalidInput
 
 REVOCATION_AAD = b"hawiya-revocation-v1"
 LIST_VERSION = 1
-STATUSES = ("revoked", "lost", "stolen")
+STATUSES = ("revoked", "lost", "stolen", "superseded")
 MAX_LIST_BYTES = 64 * 1024 * 1024
 MAX_ENTRIES = 2_000_000
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
@@ -75,7 +76,7 @@ def sign_revocation_list(entries: Iterable[Mapping[str, Any]], keys: SigningKey 
                          issued_at: Any, next_update: Any) -> bytes:
     """Sign a revocation list: COSE_Sign1 bytes. ``keys`` is a SigningKey or a key folder.
 
-    Each entry has ``document_number``, ``status`` (revoked, lost or stolen) and ``since``
+    Each entry has ``document_number``, ``status`` (one of :data:`STATUSES`) and ``since``
     (a date or ``YYYY-MM-DD``). ``issued_at`` and ``next_update`` are datetimes (naive ones
     are taken as UTC), dates or ISO text; ``next_update`` must come after ``issued_at``.
     """

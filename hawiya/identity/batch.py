@@ -1,6 +1,7 @@
 """Batch enrollment from a folder of images and a CSV manifest, run as a followable job.
 
-Manifest columns: ``name`` and ``face`` (image path relative to the folder; several images of
+Manifest columns: ``name`` (or its parts ``given_name``, ``father_name``, ``grandfather_name``,
+``family_name``) and ``face`` (image path relative to the folder; several images of
 one person separated by ``;``), optionally ``iris_left``, ``iris_right``, ``reference_id``,
 ``date_of_birth``, ``sex``, ``district``, ``request_id``. Faces are extracted in batches
 across all cores. Rows without a request id get one derived from their content,
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from hawiya.biometrics.capture import Capture
 from hawiya.errors import HawiyaError, InvalidInput
 from hawiya.identity import matching
+from hawiya.identity.names import PARTS
 from hawiya.identity.persons import Demographics
 from hawiya.identity.service import enroll_safely, submission_id
 from hawiya.imaging import load_image
@@ -26,7 +28,7 @@ from hawiya.registry.models import Job
 if TYPE_CHECKING:
     from hawiya.platform import Platform
 
-REQUIRED = ("name", "face")
+REQUIRED = ("face",)  # and a name: ``name`` or its parts (names.PARTS)
 IRIS_COLUMNS = (("iris_left", "left-iris"), ("iris_right", "right-iris"))
 CHUNK = 16
 
@@ -39,6 +41,8 @@ def read_manifest(folder: Path, manifest: Path) -> list[dict]:
     with manifest.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        if not {"name", "given_name", "family_name"} & set(reader.fieldnames or []):
+            missing.insert(0, "name (or given_name/family_name)")
         if missing:
             raise InvalidInput(f"manifest lacks column(s): {', '.join(missing)}")
         rows = [dict(r, _line=i + 2) for i, r in enumerate(reader)]
@@ -83,7 +87,8 @@ def enroll_batch(platform: Platform, folder: str | Path, manifest: str | Path | 
         for owner, item in zip(owners, extracted, strict=False):
             per_row.setdefault(owner, []).append(item)
         for i, (r, paths, err) in enumerate(prepared):
-            entry = {"line": r["_line"], "name": r.get("name")}
+            entry = {"line": r["_line"], "name": r.get("name") or " ".join(
+                r.get(k) or "" for k in PARTS).strip()}
             try:
                 if err:
                     raise err
@@ -98,7 +103,8 @@ def enroll_batch(platform: Platform, folder: str | Path, manifest: str | Path | 
                     items = items + matching.extract(platform, iris_captures)
                 demo = Demographics.parse(r.get("name", ""), r.get("reference_id") or None,
                                           r.get("date_of_birth") or None, r.get("sex") or None,
-                                          r.get("district") or None)
+                                          r.get("district") or None,
+                                          **{k: r.get(k) or None for k in PARTS})
                 captures = [Capture("face", p, "frontal") for p in paths] + iris_captures
                 request_id = (r.get("request_id") or "").strip() or "batch:" + submission_id(
                     demo, captures)

@@ -37,8 +37,8 @@ from hawiya.registry.models import BiometricTemplate, Person
 if TYPE_CHECKING:
     from hawiya.platform import Platform
 
-__all__ = ["Capture", "ImageInput", "compare_with_enrolled", "extract", "modality_decision",
-           "search_candidates"]
+__all__ = ["Capture", "ImageInput", "compare_captures", "compare_with_enrolled", "extract",
+           "modality_decision", "search_candidates"]
 
 
 def extract(platform: Platform, captures: Sequence[Capture], purpose: str = "enrol"
@@ -93,6 +93,18 @@ def modality_decision(platform: Platform, scores: Mapping[str, float]) -> Decisi
     return Decision(match=bool(match), score=round(fused, 3), threshold=round(need, 3),
                     score_kind="fused-evidence", modalities=per,
                     reason=_reason("fused-evidence", fused, need))
+
+
+def compare_captures(platform: Platform, reference: Capture, probe: Capture) -> Decision:
+    """1:1 between two captures of one modality with no registry record (a passport chip's
+    photo against the live face), decided at the modality's verification threshold."""
+    if reference.modality != probe.modality:
+        raise InvalidInput(f"cannot compare {reference.modality} with {probe.modality}")
+    ref, = extract(platform, [reference], purpose="probe")
+    live, = extract(platform, [probe], purpose="probe")
+    engine = platform.biometric_engine(probe.modality)
+    score = float(np.max(engine.compare_many(live, [ref])))
+    return modality_decision(platform, {probe.modality: score})
 
 
 def _reason(kind: str, score: float, threshold: float) -> str:

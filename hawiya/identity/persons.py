@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hawiya.errors import InvalidInput, NotFound
+from hawiya.identity.names import PersonName
 from hawiya.identity.results import PersonDetail, PersonSummary, TemplateInfo
 from hawiya.registry.models import Person
 
@@ -29,14 +30,18 @@ class Demographics:
     date_of_birth: dt.date | None = None
     sex: str | None = None
     district: str | None = None
+    name_parts: PersonName | None = None
 
     @classmethod
-    def parse(cls, name: str, reference_id: str | None = None,
+    def parse(cls, name: str | None, reference_id: str | None = None,
               date_of_birth: str | dt.date | None = None, sex: str | None = None,
-              district: str | None = None) -> Demographics:
-        name = (name or "").strip()
-        if not name or len(name) > 200:
-            raise InvalidInput("name is required (1-200 characters)")
+              district: str | None = None, *, given_name: str | None = None,
+              father_name: str | None = None, grandfather_name: str | None = None,
+              family_name: str | None = None) -> Demographics:
+        """The name as one field (kept whole) or as its parts; see :mod:`.names`."""
+        parts = PersonName.parse(name, given_name=given_name, father_name=father_name,
+                                 grandfather_name=grandfather_name, family_name=family_name)
+        name = parts.full
         if reference_id is not None and reference_id != "":
             if not REFERENCE_ID_RE.match(reference_id):
                 raise InvalidInput("reference_id: 1-128 letters, digits or _.:/- ")
@@ -59,13 +64,13 @@ class Demographics:
             sex = None
         if district is not None and len(district) > 100:
             raise InvalidInput("district longer than 100 characters")
-        return cls(name, reference_id, date_of_birth, sex, district or None)
+        return cls(name, reference_id, date_of_birth, sex, district or None, parts)
 
 
 def person_summary(person: Person) -> PersonSummary:
     return PersonSummary(
         person_id=person.person_id, reference_id=person.reference_id, name=person.name,
-        status=person.status,
+        **PersonName.of(person).to_dict(), status=person.status,
         date_of_birth=person.date_of_birth.isoformat() if person.date_of_birth else None,
         sex=person.sex, district=person.district, merged_into=person.merged_into,
         created_at=person.created_at.isoformat() if person.created_at else None)

@@ -131,6 +131,10 @@ class PersonSummary(Result):
     person_id: str
     reference_id: str | None = None
     name: str
+    given_name: str | None = None
+    father_name: str | None = None
+    grandfather_name: str | None = None
+    family_name: str | None = None
     status: str
     date_of_birth: str | None = None
     sex: str | None = None

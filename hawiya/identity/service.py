@@ -25,6 +25,7 @@ from hawiya.biometrics.template import Template
 from hawiya.errors import Conflict, HawiyaError, InvalidInput, NotFound
 from hawiya.identity import matching
 from hawiya.identity import templates as store
+from hawiya.identity.names import PersonName
 from hawiya.identity.persons import Demographics, find_person
 from hawiya.identity.results import (
     CandidateRef,
@@ -74,7 +75,9 @@ def submission_id(demographics: Demographics, captures: Sequence[Capture],
     """What a submission is: its person data and image bytes (idempotency is per content)."""
     blobs = blobs if blobs is not None else [read_bytes(c.image) for c in captures]
     return request_fingerprint(
-        demographics.name, demographics.reference_id or "", str(demographics.date_of_birth),
+        demographics.name,
+        *(demographics.name_parts.parts_key() if demographics.name_parts else ()),
+        demographics.reference_id or "", str(demographics.date_of_birth),
         demographics.sex or "", demographics.district or "",
         *[f"{c.modality}:{c.position}" for c in captures], *blobs)
 
@@ -165,7 +168,9 @@ def _enroll_locked(platform: Platform, galleries: dict, templates: Sequence[Temp
                                    score_kind=c.score_kind, modalities=c.modalities)
                       for c in found if c.match]
         status = POTENTIAL_DUPLICATE if candidates else ACTIVE
-        person = Person(name=demographics.name, reference_id=demographics.reference_id,
+        parts = demographics.name_parts or PersonName(given_name=demographics.name)
+        person = Person(name=demographics.name, **parts.to_dict(),
+                        reference_id=demographics.reference_id,
                         date_of_birth=demographics.date_of_birth, sex=demographics.sex,
                         district=demographics.district, status=status)
         session.add(person)

@@ -158,14 +158,19 @@ def set_portrait(platform: Platform, person: Person, image: bytes, template: Tem
                                               portrait_context(person.person_id))
 
 
+def portrait_jpeg(platform: Platform, person: Person) -> bytes | None:
+    """The person's enrolment portrait (JPEG bytes), or None."""
+    if person.portrait is None:
+        return None
+    return platform.cipher.decrypt(person.portrait, portrait_context(person.person_id))
+
+
 def portrait_thumbnail(platform: Platform, person: Person) -> str | None:
     """The person's enrolment portrait as a data URL, or None."""
     import base64
 
-    if person.portrait is None:
-        return None
-    jpeg = platform.cipher.decrypt(person.portrait, portrait_context(person.person_id))
-    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+    jpeg = portrait_jpeg(platform, person)
+    return None if jpeg is None else "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
 
 
 def quality_summary(templates: Sequence[Template]) -> dict[str, int]:

@@ -57,6 +57,12 @@ class Person(Base):
                                            default=new_person_id)
     reference_id: Mapped[str | None] = mapped_column(String(128), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The name as its parts (ICAO 9303 builds the MRZ from them); a name entered as one
+    # field is kept whole in given_name, never split by guesswork.
+    given_name: Mapped[str | None] = mapped_column(String(200))
+    father_name: Mapped[str | None] = mapped_column(String(100))
+    grandfather_name: Mapped[str | None] = mapped_column(String(100))
+    family_name: Mapped[str | None] = mapped_column(String(100))
     date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
     sex: Mapped[str | None] = mapped_column(String(1))
     district: Mapped[str | None] = mapped_column(String(100), index=True)
@@ -240,8 +246,29 @@ class BorderCrossing(Base):
     direction: Mapped[str | None] = mapped_column(String(8))
     officer: Mapped[str] = mapped_column(String(100))
     verdict: Mapped[str] = mapped_column(String(16))
+    # What the valid verdict rests on (hawiya.credentials.documents.ASSURANCES).
+    assurance: Mapped[str | None] = mapped_column(String(32))
+    issuing_state: Mapped[str | None] = mapped_column(String(3), index=True)
     checks: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WatchlistDocument(Base):
+    """A lost, stolen or invalidated foreign document (the shape of Interpol's SLTD
+    records), imported from a CSV feed; a hit raises the border alert."""
+
+    __tablename__ = "watchlist_documents"
+    __table_args__ = (UniqueConstraint("issuing_state", "document_number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    document_number: Mapped[str] = mapped_column(String(32), index=True)
+    document_type: Mapped[str] = mapped_column(String(2))
+    issuing_state: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(100))
+    reported_on: Mapped[dt.date | None] = mapped_column(Date)
+    imported_by: Mapped[str] = mapped_column(String(100))
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 # -- elections ---------------------------------------------------------------------------------

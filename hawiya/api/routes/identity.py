@@ -32,13 +32,19 @@ UPLOAD_ERRORS = (400, 401, 403, 413, 422)
              response_model=EnrollResult, response_model_exclude_unset=True,
              responses=errors(*UPLOAD_ERRORS, 409, descriptions={
                  409: "request_id reused for another submission, or reference_id taken"}))
-def enroll(name: str = Form(...), reference_id: str | None = Form(None),
+def enroll(name: str | None = Form(None, description="The name as one field (kept whole); "
+                                   "or give its parts"),
+           given_name: str | None = Form(None), father_name: str | None = Form(None),
+           grandfather_name: str | None = Form(None), family_name: str | None = Form(None),
+           reference_id: str | None = Form(None),
            date_of_birth: str | None = Form(None), sex: str | None = Form(None),
            district: str | None = Form(None), request_id: str | None = Form(None),
            station: str | None = Form(None), uploads: EnrollUploads = Depends(),
            user: User = Depends(require(*ENROLLERS)),
            platform: Platform = Depends(get_platform)):
-    demo = Demographics.parse(name, reference_id, date_of_birth, sex, district)
+    demo = Demographics.parse(name, reference_id, date_of_birth, sex, district,
+                              given_name=given_name, father_name=father_name,
+                              grandfather_name=grandfather_name, family_name=family_name)
     return service.enroll_safely(platform, captures=uploads.read(), demographics=demo,
                                  actor=user.username, request_id=request_id, station=station)
 

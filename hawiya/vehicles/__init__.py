@@ -1,0 +1,1 @@
+"""Vehicles: registry, signed electronic plates, plate recognition, sightings and alerts."""
