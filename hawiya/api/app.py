@@ -19,6 +19,7 @@ from hawiya.api.routes import (
     documents,
     elections,
     identity,
+    vehicles,
     watchlist,
 )
 from hawiya.app import build_platform
@@ -33,6 +34,7 @@ ROUTERS = (
     documents.router,
     watchlist.router,
     elections.router,
+    vehicles.router,
     audit.router,
 )
 

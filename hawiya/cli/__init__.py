@@ -27,10 +27,12 @@ from hawiya.cli import (
     identity,
     mrz,
     persons,
+    plate,
     server,
     session,
     templates,
     users,
+    vehicle,
 )
 from hawiya.cli.common import DataDir, state
 
@@ -51,6 +53,8 @@ GROUPS: list[tuple[typer.Typer, str | None]] = [
     (election.app, "election"),
     (card.app, "card"),
     (border.app, "border"),
+    (vehicle.app, "vehicle"),
+    (plate.app, "plate"),
     (templates.app, "templates"),
     (config.app, "config"),
     (backup.app, None),      # backup, restore

@@ -32,7 +32,8 @@ INACTIVE = "inactive"
 PERSON_STATUSES = (ACTIVE, POTENTIAL_DUPLICATE, MERGED, INACTIVE)
 
 ROLES = ("admin", "enrollment_officer", "verifier", "adjudicator", "auditor",
-         "election_admin", "polling_clerk", "observer")
+         "election_admin", "polling_clerk", "observer", "vehicle_registrar",
+         "traffic_officer")
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -247,7 +248,7 @@ class BorderCrossing(Base):
     officer: Mapped[str] = mapped_column(String(100))
     verdict: Mapped[str] = mapped_column(String(16))
     # What the valid verdict rests on (hawiya.credentials.documents.ASSURANCES).
-    assurance: Mapped[str | None] = mapped_column(String(32))
+    assurance: Mapped[str | None] = mapped_column(String(48))
     issuing_state: Mapped[str | None] = mapped_column(String(3), index=True)
     checks: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -374,3 +375,72 @@ class Anomaly(Base):
     station_code: Mapped[str | None] = mapped_column(String(32))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# -- vehicles ----------------------------------------------------------------------------------
+class Vehicle(Base):
+    """A registered vehicle: its VIN, what it is, who owns it (a person or an organisation)
+    and its current plate. The unique (plate_country, plate) pair is what keeps one plate on
+    one vehicle at a time; ``plate_assignments`` keeps the history."""
+
+    __tablename__ = "vehicles"
+    __table_args__ = (UniqueConstraint("plate_country", "plate", name="uq_vehicle_plate"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    vin: Mapped[str] = mapped_column(String(17), unique=True, index=True)
+    wmi: Mapped[str] = mapped_column(String(3), index=True)
+    manufacturer: Mapped[str | None] = mapped_column(String(100))
+    make: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(64))
+    colour: Mapped[str] = mapped_column(String(32))
+    year: Mapped[int | None] = mapped_column(Integer)
+    vehicle_class: Mapped[str] = mapped_column(String(8))
+    owner_person_db_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), index=True)
+    owner_organisation: Mapped[str | None] = mapped_column(String(200))
+    plate: Mapped[str | None] = mapped_column(String(16), index=True)
+    plate_country: Mapped[str | None] = mapped_column(String(6))
+    status: Mapped[str] = mapped_column(String(16), index=True, default="registered")
+    registered_by: Mapped[str] = mapped_column(String(100))
+    registered_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deregistered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    deregistration_reason: Mapped[str | None] = mapped_column(Text)
+
+    owner_person: Mapped[Person | None] = relationship()
+
+
+class PlateAssignment(Base):
+    """One plate on one vehicle from ``assigned_at`` until ``ended_at`` (NULL: current)."""
+
+    __tablename__ = "plate_assignments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"), index=True)
+    plate: Mapped[str] = mapped_column(String(16), index=True)
+    country: Mapped[str] = mapped_column(String(6))
+    assigned_by: Mapped[str] = mapped_column(String(100))
+    assigned_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    end_reason: Mapped[str | None] = mapped_column(String(100))
+
+
+class EPlate(Base):
+    """A signed electronic plate (COSE_Sign1 on an RFID tag and a windscreen QR) and its
+    status; every status but ``valid`` puts its serial on the signed revocation list."""
+
+    __tablename__ = "eplates"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    serial: Mapped[str] = mapped_column(String(16), unique=True, index=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"), index=True)
+    plate: Mapped[str] = mapped_column(String(16), index=True)
+    country: Mapped[str] = mapped_column(String(6))
+    vin_digest: Mapped[str] = mapped_column(String(32))
+    vehicle_class: Mapped[str] = mapped_column(String(8))
+    issued_on: Mapped[dt.date] = mapped_column(Date)
+    expires_on: Mapped[dt.date] = mapped_column(Date)
+    key_id: Mapped[str] = mapped_column(String(64))
+    credential: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="valid")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
+                                                           default=utcnow)

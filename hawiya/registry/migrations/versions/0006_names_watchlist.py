@@ -23,7 +23,7 @@ def upgrade() -> None:
     # A name entered as one field stays whole: it becomes the given name, never split.
     op.execute("UPDATE persons SET given_name = name WHERE given_name IS NULL")
     with op.batch_alter_table('border_crossings', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('assurance', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('assurance', sa.String(length=48), nullable=True))
         batch_op.add_column(sa.Column('issuing_state', sa.String(length=3), nullable=True))
         batch_op.create_index(batch_op.f('ix_border_crossings_issuing_state'), ['issuing_state'], unique=False)
     op.create_table('watchlist_documents',
