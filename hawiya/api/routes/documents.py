@@ -31,6 +31,8 @@ from hawiya.roles import DOCUMENT_CHECKERS as CHECKERS
 from hawiya.roles import ISSUERS
 
 router = APIRouter(tags=["documents"])
+# Who may fetch what offline verifiers load (cards and e-plates), beside document checkers.
+OFFLINE_VERIFIERS = ("traffic_officer", "auditor", "observer")
 # 400 also covers issuer-key misconfiguration (hawiya.errors.ConfigError).
 EVIDENCE_ERRORS = (400, 401, 403, 413, 422)
 
@@ -157,7 +159,7 @@ def crossing_log(location: str | None = Query(None, max_length=LOCATION_MAX),
 
 @router.get("/credentials/keyset", summary="Issuer public keys for offline verifiers",
             response_model=Keyset, responses=errors(400, 401, 403))
-def keyset(user: User = Depends(require(*CHECKERS, "auditor", "observer")),
+def keyset(user: User = Depends(require(*CHECKERS, *OFFLINE_VERIFIERS)),
            platform: Platform = Depends(get_platform)) -> dict:
     return keys.public_keyset(platform.issuer_keys)
 
@@ -168,6 +170,6 @@ def keyset(user: User = Depends(require(*CHECKERS, "auditor", "observer")),
             responses={**file_response("COSE_Sign1 (CBOR) signed by the issuer key",
                                        "application/cose"),
                        **errors(400, 401, 403)})
-def revocation_list(user: User = Depends(require(*CHECKERS, "auditor", "observer")),
+def revocation_list(user: User = Depends(require(*CHECKERS, *OFFLINE_VERIFIERS)),
                     platform: Platform = Depends(get_platform)) -> Response:
     return Response(documents.revocation_list(platform), media_type="application/cose")
