@@ -202,6 +202,7 @@ def _report(seg: Segmentation, norm: NormalizedIris, code: IrisCode, q: QualityC
         "pupil_snr": round(seg.pupil_snr, 2),
         "iris_contrast": round(seg.iris_contrast, 3),
         "reflection_fraction": round(float(seg.noise.mean()), 4),
+        **seg.metrics,
         "upper_eyelid": seg.upper_lid is not None,
         "lower_eyelid": seg.lower_lid is not None,
     }
@@ -254,10 +255,15 @@ def _extract_one(image: np.ndarray, position: str, cfg: IrisConfig) -> Template:
         msg = a.report.metrics.get("message") or ", ".join(a.report.reasons)
         raise QualityRejected(f"iris capture unusable: {msg}", reasons=a.report.reasons)
     m = a.report.metrics
-    meta = {k: m[k] for k in ("pupil", "iris", "usable_iris_fraction", "focus")}
+    meta = {k: m[k] for k in _META_KEYS if k in m}
     return Template(modality="iris", algorithm=cfg.algorithm, version=VERSION,
                     data=encode_payload(a.code), quality=a.report.score, position=position,
                     meta=meta)
+
+
+# quality measures kept with the template, so a gate can be tuned later from stored data
+_META_KEYS = ("pupil", "iris", "usable_iris_fraction", "focus", "occlusion", "gaze_offset",
+              "pupil_iris_ratio", "segmentation_confidence")
 
 
 def _worker_extract(args: tuple) -> Template | HawiyaError:

@@ -13,13 +13,18 @@ Pipeline (each step a pure function, arrays in, arrays out):
    (``cv2.remap``, all candidates at once), and the pupil is the circle with the largest
    Gaussian-smoothed radial derivative of that mean (dark inside, brighter outside). No grey
    level of the pupil is assumed, so a filled CASIA V1 pupil and a real one with highlights
-   are found the same way.
+   are found the same way. Candidates also come from a map blurred at the large-pupil scale
+   (a clump of lashes is as black as a pupil but not as wide), and the coarse search scores
+   a circle by a low quantile of its per-angle jumps, so the edge must go most of the way
+   round (lashes against bright skin give a strong jump on one side only).
 4. ``find_limbus``: the same operator on the two lateral-lower sectors only (eyelids cover the
    top and bottom of the iris), centres near the pupil's (off-centre gaze allowed), radii in a
    range relative to the pupil's.
 5. ``find_eyelids``: a search over parabolic arcs (vertex height and curvature) for the upper
-   and the lower lid, maximising the mean vertical gradient along the arc inside the iris;
-   an arc is kept only when its edge is clearly stronger than the iris texture.
+   and the lower lid, maximising the 60th percentile of the vertical gradient along the arc
+   inside the iris (signed for the lower lid: skin below is brighter than the iris), so a
+   ring of iris texture touching the arc in one place cannot pass for a lid; an arc is kept
+   only when its edge is clearly stronger than the iris texture.
 6. The noise mask (reflections, outside the lids) is returned with the circles; eyelashes are
    masked later on the unwrapped texture, where iris statistics are easy to take.
 
@@ -78,6 +83,9 @@ class SegmentationConfig:
     # pupil (radii as fractions of the shorter side)
     pupil_radius_frac: tuple[float, float] = (0.035, 0.25)
     pupil_candidates: int = 250
+    pupil_wide_candidates: int = 60  # darkest points at the large-pupil scale (0: none)
+    # coarse pupil search: quantile of the per-angle edge jump (< 0: Daugman's mean jump)
+    pupil_edge_quantile: float = 0.3
     # limbus
     iris_radius_frac: tuple[float, float] = (0.12, 0.49)
     pupil_iris_ratio: tuple[float, float] = (0.12, 0.78)
@@ -89,6 +97,10 @@ class SegmentationConfig:
     # eyelids
     eyelid_curvatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6)  # times 1 / iris radius
     eyelid_min_strength: float = 3.0  # times the iris-texture median gradient
+    # statistic of the gradient along an arc: a quantile (not the mean) so that a ring of
+    # iris texture touching the arc at one place cannot pass for a lid crossing the iris
+    eyelid_quantile: float = 0.6
+    eyelid_lower_signed: bool = True  # lower lid: skin below is brighter than the iris
     n_angles: int = 64
 
 
@@ -191,8 +203,9 @@ def fill_reflections(g: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _circle_means(img: np.ndarray, cx: np.ndarray, cy: np.ndarray, radii: np.ndarray,
-                  angles: np.ndarray) -> np.ndarray:
-    """Mean of ``img`` on circles: (n_centres, n_radii), sampled bilinearly at ``angles``."""
+                  angles: np.ndarray, per_angle: bool = False) -> np.ndarray:
+    """Mean of ``img`` on circles: (n_centres, n_radii), sampled bilinearly at ``angles``
+    (with ``per_angle`` the samples themselves, (n_centres, n_radii, n_angles))."""
     cos, sin = np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)
     r = radii.astype(np.float32)
     mx = cx.astype(np.float32)[:, None, None] + r[None, :, None] * cos[None, None, :]
@@ -205,7 +218,8 @@ def _circle_means(img: np.ndarray, cx: np.ndarray, cy: np.ndarray, radii: np.nda
     for s in range(0, mx.shape[0], step):
         vals[s:s + step] = cv2.remap(img, mx[s:s + step], my[s:s + step], cv2.INTER_LINEAR,
                                      borderMode=cv2.BORDER_REPLICATE)
-    return vals.reshape(shp).mean(axis=2)
+    vals = vals.reshape(shp)
+    return vals if per_angle else vals.mean(axis=2)
 
 
 def _radial_derivative(means: np.ndarray, sigma: float = 1.0) -> np.ndarray:
@@ -229,10 +243,22 @@ def _gauss1d_rows(a: np.ndarray, sigma: float) -> np.ndarray:
 
 def _best_circle(img: np.ndarray, cx: np.ndarray, cy: np.ndarray, radii: np.ndarray,
                  angles: np.ndarray, rmin_per_centre: np.ndarray | None = None,
-                 sigma: float = 1.0) -> tuple[float, float, float, float]:
-    """Integro-differential maximum: (x, y, r, jump in grey levels per pixel)."""
-    means = _circle_means(img, cx, cy, radii, angles)
-    d = _radial_derivative(means, sigma)
+                 sigma: float = 1.0, quantile: float = -1.0) -> tuple[float, float, float, float]:
+    """Integro-differential maximum: (x, y, r, jump in grey levels per pixel).
+
+    With ``quantile`` in [0, 1] the jump of a circle is that quantile of the per-angle jumps
+    instead of the jump of the mean: an edge must go most of the way round, so a lash or
+    lid fold that is dark against bright skin on one side only cannot pass for a pupil.
+    """
+    if quantile < 0:
+        d = _radial_derivative(_circle_means(img, cx, cy, radii, angles), sigma)
+    else:
+        v = _circle_means(img, cx, cy, radii, angles, per_angle=True)
+        nc, nr, na = v.shape
+        per = _radial_derivative(v.transpose(0, 2, 1).reshape(nc * na, nr), sigma)
+        per = per.reshape(nc, na, nr)
+        k = int(round(quantile * (na - 1)))
+        d = np.partition(per, k, axis=1)[:, k, :]
     if rmin_per_centre is not None:
         d[radii[None, :] < rmin_per_centre[:, None]] = -np.inf
     idx = int(np.argmax(d))
@@ -261,12 +287,19 @@ def find_pupil(g: np.ndarray, cfg: SegmentationConfig) -> tuple[Circle, float]:
     ys, xs = ys.ravel(), xs.ravel()
     if xs.size == 0:
         raise SegmentationFailed("image_too_small", "image too small to hold a pupil")
-    vals = dark[ys, xs]
-    order = np.argsort(vals, kind="stable")[: cfg.pupil_candidates]
+    order = np.argsort(dark[ys, xs], kind="stable")[: cfg.pupil_candidates]
+    if cfg.pupil_wide_candidates > 0:
+        # a pupil and a clump of lashes are equally black, and ties would fill the list in
+        # raster order from the top of the frame: also take the darkest points at a scale
+        # near the largest pupil, where only a wide dark disc stays black
+        wide = cv2.GaussianBlur(half, (0, 0), max(2.0, rmax / 2 / 3))
+        more = np.argsort(wide[ys, xs], kind="stable")[: cfg.pupil_wide_candidates]
+        order = np.unique(np.concatenate([order, more]))
     cx, cy = xs[order].astype(np.float32), ys[order].astype(np.float32)
     radii = np.arange(rmin / 2, rmax / 2 + 1, 1.0, dtype=np.float32)
     angles = np.linspace(0, 2 * np.pi, 48, endpoint=False)
-    x, y, r, _ = _best_circle(hs, cx, cy, radii, angles, sigma=1.0)
+    x, y, r, _ = _best_circle(hs, cx, cy, radii, angles, sigma=1.0,
+                              quantile=cfg.pupil_edge_quantile)
     # refine at full resolution around the coarse answer
     gs = cv2.GaussianBlur(closed, (0, 0), 1.0)
     oy, ox = np.mgrid[-3:4, -3:4]
@@ -325,7 +358,9 @@ def find_eyelids(g: np.ndarray, pupil: Circle, iris: Circle, cfg: SegmentationCo
                  ) -> tuple[Eyelid | None, Eyelid | None]:
     """Upper and lower eyelid arcs that cut into the iris (None where the lid is clear)."""
     gs = cv2.GaussianBlur(g, (0, 0), 2.0)
-    gy = np.abs(cv2.Sobel(gs, cv2.CV_32F, 0, 1, ksize=3))
+    gys = cv2.Sobel(gs, cv2.CV_32F, 0, 1, ksize=3)
+    gy = np.abs(gys)
+    gy_low = np.maximum(gys, 0.0) if cfg.eyelid_lower_signed else gy
     h, w = g.shape
     xs = np.linspace(iris.x - iris.r, iris.x + iris.r, 72, dtype=np.float32)
     # texture reference: median vertical gradient in the lateral iris
@@ -351,11 +386,12 @@ def find_eyelids(g: np.ndarray, pupil: Circle, iris: Circle, cfg: SegmentationCo
             inside = ((X - iris.x) ** 2 + (ys - iris.y) ** 2 < (iris.r - 5) ** 2) & \
                      ((X - pupil.x) ** 2 + (ys - pupil.y) ** 2 > (pupil.r + 7) ** 2) & \
                      (ys >= 1) & (ys < h - 1)
-            vals = cv2.remap(gy, np.ascontiguousarray(X, dtype=np.float32),
+            vals = cv2.remap(gy if upper else gy_low, np.ascontiguousarray(X, dtype=np.float32),
                              np.ascontiguousarray(ys, dtype=np.float32), cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_REPLICATE)
             cnt = inside.sum(axis=1)
-            score = np.where(cnt >= 10, (vals * inside).sum(axis=1) / np.maximum(cnt, 1), 0.0)
+            score = _arc_statistic(vals, inside, cfg.eyelid_quantile)
+            score = np.where(cnt >= 10, score, 0.0)
             i = int(np.argmax(score))
             if score[i] > best[0]:
                 best = (float(score[i]), Eyelid(float(iris.x), float(y0s[i]), float(c), upper,
@@ -366,6 +402,17 @@ def find_eyelids(g: np.ndarray, pupil: Circle, iris: Circle, cfg: SegmentationCo
         else:
             out.append(lid)
     return out[0], out[1]
+
+
+def _arc_statistic(vals: np.ndarray, inside: np.ndarray, q: float) -> np.ndarray:
+    """Per-row quantile ``q`` of ``vals`` where ``inside`` (the mean when q < 0)."""
+    if q < 0:
+        return (vals * inside).sum(axis=1) / np.maximum(inside.sum(axis=1), 1)
+    v = np.where(inside, vals, np.inf)
+    v.sort(axis=1)
+    cnt = inside.sum(axis=1)
+    k = np.clip(np.floor(q * (cnt - 1)).astype(np.int64), 0, vals.shape[1] - 1)
+    return np.where(cnt > 0, np.take_along_axis(v, k[:, None], axis=1)[:, 0], 0.0)
 
 
 # --------------------------------------------------------------------------- driver
@@ -380,9 +427,24 @@ def segment(image: np.ndarray, cfg: SegmentationConfig) -> Segmentation:
     pupil, pj = find_pupil(g, cfg)
     iris, ij = find_limbus(g, pupil, cfg)
     upper, lower = find_eyelids(g, pupil, iris, cfg)
+    ps = edge_support(g, pupil, ((0.0, 360.0),))
+    ls = edge_support(g, iris, cfg.limbus_sectors_deg)
+    metrics = {"pupil_edge_support": round(ps, 3), "limbus_edge_support": round(ls, 3),
+               "segmentation_confidence": round(min(ps, ls), 3)}
     return Segmentation(image=g, scale=scale, pupil=pupil, iris=iris, upper_lid=upper,
                         lower_lid=lower, noise=refl, pupil_contrast=pj, iris_contrast=ij,
-                        pupil_snr=pupil_snr(g, pupil, iris))
+                        pupil_snr=pupil_snr(g, pupil, iris), metrics=metrics)
+
+
+def edge_support(g: np.ndarray, c: Circle, sectors: tuple[tuple[float, float], ...],
+                 n: int = 96, band: float = 3.0, min_jump: float = 2.0) -> float:
+    """Fraction of directions (within ``sectors``) where the circle sits on a dark-to-bright
+    edge: a confidence that the boundary was really found, whatever the sensor's contrast."""
+    ang = _sector_angles(sectors, n)
+    gs = cv2.GaussianBlur(g, (0, 0), 1.0)
+    radii = np.array([max(1.0, c.r - band), c.r + band], np.float32)
+    v = _circle_means(gs, np.array([c.x]), np.array([c.y]), radii, ang, per_angle=True)[0]
+    return float(np.mean(v[1] - v[0] > min_jump))
 
 
 def pupil_snr(g: np.ndarray, pupil: Circle, iris: Circle) -> float:
