@@ -13,3 +13,5 @@ ELECTION_WATCHERS = ("election_admin", "observer", "auditor")
 VEHICLE_REGISTRARS = ("vehicle_registrar",)
 VEHICLE_READERS = ("vehicle_registrar", "traffic_officer", "auditor")
 PLATE_CHECKERS = ("vehicle_registrar", "traffic_officer")
+SIGHTING_RECORDERS = ("traffic_officer",)          # cameras report as traffic officers
+HOTLIST_EDITORS = ("vehicle_registrar", "traffic_officer")

@@ -15,6 +15,8 @@ ERROR_REF = "#/components/schemas/ErrorBody"
 FILES = {
     ("get", "/documents/{number}/card"): {"image/png", "application/pdf"},
     ("post", "/documents/{number}/card"): {"image/png", "application/pdf"},
+    ("get", "/sightings/{sighting_id}/image"): {"image/jpeg", "image/png", "image/webp"},
+    ("get", "/vehicle-alerts/stream"): {"text/event-stream"},
     ("get", "/credentials/revocation-list"): {"application/cose"},
     ("get", "/elections/{code}/roll.csv"): {"text/plain"},
     ("get", "/adjudication/cases/{case_id}/captures/{template_id}"): {

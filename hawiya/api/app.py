@@ -19,6 +19,7 @@ from hawiya.api.routes import (
     documents,
     elections,
     identity,
+    sightings,
     vehicles,
     watchlist,
 )
@@ -35,6 +36,7 @@ ROUTERS = (
     watchlist.router,
     elections.router,
     vehicles.router,
+    sightings.router,
     audit.router,
 )
 

@@ -31,6 +31,7 @@ from hawiya.cli import (
     plate,
     server,
     session,
+    sighting,
     templates,
     users,
     vehicle,
@@ -57,6 +58,10 @@ GROUPS: list[tuple[typer.Typer, str | None]] = [
     (border.app, "border"),
     (vehicle.app, "vehicle"),
     (plate.app, "plate"),
+    (sighting.camera_app, "camera"),
+    (sighting.app, "sighting"),
+    (sighting.hotlist_app, "hotlist"),
+    (sighting.alerts_app, "alerts"),
     (templates.app, "templates"),
     (config.app, "config"),
     (backup.app, None),      # backup, restore

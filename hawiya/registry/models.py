@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -444,3 +445,90 @@ class EPlate(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True),
                                                            default=utcnow)
+
+
+# -- sightings, hotlist, alerts -----------------------------------------------------------------
+class Camera(Base):
+    """A plate camera (or an officer's post) at a known place: sightings name it, and its
+    coordinates are what make two sightings of one plate an impossible journey."""
+
+    __tablename__ = "cameras"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    location: Mapped[str | None] = mapped_column(String(200))
+    latitude: Mapped[float] = mapped_column()
+    longitude: Mapped[float] = mapped_column()
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Sighting(Base):
+    """One plate read by one camera at one time, with what else was seen there (make,
+    colour, an e-plate tag) and the evidence image (encrypted, loaded only when asked for).
+    The (plate, seen_at) index finds a plate's previous and next sightings."""
+
+    __tablename__ = "sightings"
+    __table_args__ = (Index("ix_sightings_plate_seen_at", "plate", "seen_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    camera_db_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), index=True)
+    plate: Mapped[str] = mapped_column(String(16))
+    plate_country: Mapped[str | None] = mapped_column(String(6))
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    confidence: Mapped[float | None] = mapped_column()
+    observed_make: Mapped[str | None] = mapped_column(String(64))
+    observed_colour: Mapped[str | None] = mapped_column(String(32))
+    tag_serial: Mapped[str | None] = mapped_column(String(16))
+    tag_plate: Mapped[str | None] = mapped_column(String(16))
+    tag_valid: Mapped[bool | None] = mapped_column(Boolean)
+    image: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    source: Mapped[str] = mapped_column(String(16))
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    camera: Mapped[Camera] = relationship()
+
+
+class HotlistEntry(Base):
+    """A plate to stop or watch: stolen, wanted, registration expired, plate revoked.
+    Removing an entry deactivates it (the row and the audit log keep its history)."""
+
+    __tablename__ = "hotlist"
+    __table_args__ = (UniqueConstraint("country", "plate", "reason", name="uq_hotlist_entry"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    plate: Mapped[str] = mapped_column(String(16), index=True)
+    country: Mapped[str] = mapped_column(String(6))
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class VehicleAlert(Base):
+    """Something an officer must see about a plate (hotlist hit, cloned plate...), with its
+    reasons as sentences and the sightings that are its evidence. ``dedup_key`` keeps one
+    alert per pair of sightings however often a journey is re-checked."""
+
+    __tablename__ = "vehicle_alerts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    plate: Mapped[str] = mapped_column(String(16), index=True)
+    country: Mapped[str | None] = mapped_column(String(6))
+    reasons: Mapped[list] = mapped_column(JSON, default=list)
+    sighting_ids: Mapped[list] = mapped_column(JSON, default=list)
+    dedup_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="open")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                    index=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_note: Mapped[str | None] = mapped_column(Text)
