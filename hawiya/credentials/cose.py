@@ -128,6 +128,25 @@ class _Steps:
             self.results.setdefault(n, Check(n, "skipped", reason))
 
 
+def check_not_revoked(number: str, revoked: Any, steps: _Steps, noun: str) -> None:
+    """Run ``not_revoked``: ``revoked`` is a list of revocation entries or an index of them
+    by number (:func:`hawiya.vehicles.eplate.revocation_index`, O(1) per look-up)."""
+    try:
+        if isinstance(revoked, Mapping):
+            hit = revoked.get(number)
+        else:
+            hit = next((e for e in revoked if isinstance(e, Mapping)
+                        and e.get("document_number") == number), None)
+    except TypeError:
+        steps.fail("not_revoked", "the revocation entries given are not a list")
+        return
+    if hit is None:
+        steps.ok("not_revoked", "not on the revocation list")
+    else:
+        since = f" since {hit.get('since')}" if hit.get("since") else ""
+        steps.fail("not_revoked", f"{noun} {number} is {hit.get('status', 'revoked')}{since}")
+
+
 def check_sign1(data: Any, keyset: KeySet | Mapping[str, Any], external_aad: bytes,
                 steps: _Steps, *, max_bytes: int) -> tuple[Sign1 | None, Any]:
     """Run ``format``, ``key_known``, ``key_not_retired`` and ``signature`` into ``steps``.

@@ -65,6 +65,7 @@ from hawiya.credentials.cose import (
     Sign1,
     _signing_key,
     _Steps,
+    check_not_revoked,
     check_sign1,
     parse_sign1,
     sig_structure,
@@ -334,7 +335,7 @@ def verify(credential: bytes | str, keyset: KeySet | Mapping[str, Any], *,
                 steps.ok("payload_schema", "all fields present and well formed")
                 _check_dates(named, today or date.today(), steps)
                 if revoked is not None:
-                    _check_revoked(named["document_number"], revoked, steps)
+                    check_not_revoked(named["document_number"], revoked, steps, "document")
         steps.skip_rest(("not_expired", "not_revoked"),
                         "not checked: the payload does not fit the schema")
     first_failed = next((c for c in steps.results.values() if not c.passed), None)
@@ -360,18 +361,3 @@ def _check_dates(named: Mapping[str, Any], today: date, steps: _Steps) -> None:
                                   f"{today.isoformat()}")
     else:
         steps.ok("not_expired", f"valid until {expiry.isoformat()}")
-
-
-def _check_revoked(number: str, revoked: Any, steps: _Steps) -> None:
-    try:
-        hit = next((e for e in revoked if isinstance(e, Mapping)
-                    and e.get("document_number") == number), None)
-    except TypeError:
-        steps.fail("not_revoked", "the revocation entries given are not a list")
-        return
-    if hit is None:
-        steps.ok("not_revoked", "not on the revocation list")
-    else:
-        since = f" since {hit.get('since')}" if hit.get("since") else ""
-        steps.fail("not_revoked", f"document {number} is {hit.get('status', 'revoked')}"
-                                  f"{since}")

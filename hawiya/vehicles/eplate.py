@@ -55,7 +55,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from hawiya.credentials.cbor import MAX_CBOR_DEPTH, CBORError, _decode, cbor_decode, cbor_encode
-from hawiya.credentials.cose import Check, _signing_key, _Steps, check_sign1, sign1
+from hawiya.credentials.cose import (
+    Check,
+    _signing_key,
+    _Steps,
+    check_not_revoked,
+    check_sign1,
+    sign1,
+)
 from hawiya.credentials.keys import COSE_ALG_NAMES, KeySet, SigningKey
 from hawiya.credentials.qr_text import b45decode, b45encode
 from hawiya.errors import InvalidInput
@@ -341,7 +348,7 @@ def _check_payload(raw_bytes: bytes, today: dt.date, revoked: Any, vin: str | No
     else:
         steps.ok("not_expired", f"valid until {expires.isoformat()}")
     if revoked is not None:
-        _check_revoked(named["serial"], revoked, steps)
+        check_not_revoked(named["serial"], revoked, steps, "e-plate")
     if vin is not None:
         if hmac.compare_digest(vin_digest(vin), named["vin_digest"]):
             steps.ok("vin_matches", "the VIN read off the vehicle is the plate's VIN")
@@ -356,20 +363,3 @@ def revocation_index(entries: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[
     (a verifier checking many plates against a long list builds it once)."""
     return {e["document_number"]: e for e in entries
             if isinstance(e, Mapping) and isinstance(e.get("document_number"), str)}
-
-
-def _check_revoked(serial: str, revoked: Any, steps: _Steps) -> None:
-    try:
-        if isinstance(revoked, Mapping):
-            hit = revoked.get(serial)
-        else:
-            hit = next((e for e in revoked if isinstance(e, Mapping)
-                        and e.get("document_number") == serial), None)
-    except TypeError:
-        steps.fail("not_revoked", "the revocation entries given are not a list")
-        return
-    if hit is None:
-        steps.ok("not_revoked", "not on the revocation list")
-    else:
-        since = f" since {hit.get('since')}" if hit.get("since") else ""
-        steps.fail("not_revoked", f"e-plate {serial} is {hit.get('status', 'revoked')}{since}")
