@@ -32,7 +32,7 @@ from schemathesis.checks import (  # noqa: E402
 
 ADMIN_PW = "fuzz-admin-password-1"
 EXAMPLES = int(os.environ.get("HAWIYA_FUZZ_EXAMPLES", "10"))
-BUDGET_S = float(os.environ.get("HAWIYA_FUZZ_BUDGET_S", "90"))
+BUDGET_S = float(os.environ.get("HAWIYA_FUZZ_BUDGET_S", "240"))
 # Operations not fuzzed: changing the admin's own password revokes the token the run uses
 # (a generated body can't know the current password, but a lucky one would end the run).
 SKIP = {("POST", "/auth/password")}
