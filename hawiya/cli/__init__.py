@@ -16,6 +16,7 @@ import os
 import typer
 
 from hawiya.cli import (
+    anpr,
     audit,
     backup,
     border,
@@ -53,6 +54,7 @@ GROUPS: list[tuple[typer.Typer, str | None]] = [
     (iris.app, "iris"),
     (users.app, "users"),
     (mrz.app, "mrz"),
+    (anpr.app, "anpr"),
     (election.app, "election"),
     (card.app, "card"),
     (border.app, "border"),

@@ -1,4 +1,4 @@
-"""``hawiya eval``: accuracy evaluation on labelled data (FMR/FNMR/EER/DET)."""
+"""``hawiya eval``: accuracy evaluation on labelled data (FMR/FNMR/EER/DET; MRZ reading)."""
 
 from __future__ import annotations
 
@@ -90,6 +90,48 @@ def eval_finger(directory: Annotated[Path | None, typer.Argument(
         _run_eval(engine, "finger", directory, manifest, None, out_dir, as_json, scores=scores)
 
 
+@app.command("mrz")
+@handles_errors
+def eval_mrz(manifest: Annotated[Path, typer.Option(
+        help="CSV with columns path,mrz (paths relative to it; MRZ lines joined by a "
+             "literal \\n)")],
+             reader: Annotated[str, typer.Option(
+                 help="text (the PP-OCR recogniser, default) or template (OCR-B matching)")
+             ] = "text",
+             as_json: JsonOut = False) -> None:
+    """MRZ reading accuracy: exact reads, silent misreads (valid yet wrong), characters."""
+    from functools import partial
+
+    from hawiya.cli.common import progress_bar
+    from hawiya.credentials.mrz_ocr import read_mrz
+    from hawiya.eval.mrz import evaluate, load_mrz_manifest
+
+    if reader not in ("text", "template"):
+        raise InvalidInput(f"unknown MRZ reader {reader!r}: use text or template")
+    samples = load_mrz_manifest(manifest)
+    if reader == "text":            # models load before the clock starts
+        from hawiya.ocr import load
+
+        load()
+    with progress_bar("reading MRZs", eta=True, disable=as_json and not sys.stderr.isatty()
+                      ) as bar:
+        task = bar.add_task("mrz", total=len(samples))
+        res = evaluate(samples, reader=partial(read_mrz, reader=reader),
+                       step=lambda: bar.advance(task))
+
+    def render(r):
+        out.print(f"{r['n']} images: {r['exact']} read exactly ({100 * r['exact_rate']:.1f}%), "
+                  f"{r['found']} found, {r['valid']} valid, "
+                  f"{r['silent_misreads']} valid yet wrong")
+        out.print(f"character accuracy {100 * r['character_accuracy']:.2f}%, "
+                  f"{r['ms_per_image']:.0f} ms per image")
+        for item in r["per_image"]:
+            if not item["exact"]:
+                out.print(f"  {item['path']}: " + (" | ".join(item["read"]) or "not found"),
+                          markup=False)
+    emit(res, as_json, render)
+
+
 def _run_eval(engine, name: str, directory, manifest, pairs, out_dir: Path,
               as_json: bool, samples=None, source: Path | None = None,
               scores: Path | None = None) -> None:
@@ -139,3 +181,39 @@ def _configured(modality: str, policy: str, overrides: dict | None = None):
     if overrides:
         settings = load_settings(state["data_dir"], modalities={modality: overrides})
     return modalities.engine_for(settings, modality, policy)
+
+
+@app.command("anpr")
+@handles_errors
+def eval_anpr(manifest: Annotated[Path, typer.Option(
+        help="CSV with columns path,plate and optionally x,y,w,h (the plate's box; paths "
+             "relative to it)")],
+              country: Annotated[str | None, typer.Option(
+                  help="ISO 3166 code whose plate formats apply (default: none, the "
+                       "generic rule)")] = None,
+              per_image: Annotated[bool, typer.Option(
+                  "--per-image", help="Include each image's reading in the JSON")] = False,
+              as_json: JsonOut = False) -> None:
+    """Plate recognition accuracy: exact reads, truth in the top 5, plates found, ms/image."""
+    from hawiya.cli.common import progress_bar
+    from hawiya.eval.anpr import evaluate, load_plate_manifest
+
+    samples = load_plate_manifest(manifest)
+    with progress_bar("Reading plates", eta=True,
+                      disable=as_json and not sys.stderr.isatty()) as bar:
+        task = bar.add_task("anpr", total=len(samples))
+        res = evaluate(samples, country=country.upper() if country else None,
+                       step=lambda: bar.advance(task))
+    if not per_image:
+        res["misread"] = [{k: r[k] for k in ("path", "truth", "read")}
+                          for r in res.pop("per_image") if not r["exact"]]
+
+    def render(r):
+        n = r["n"] or 1
+        out.print(f"{r['n']} images: exact {r['exact']} ({100 * r['exact'] / n:.1f}%), "
+                  f"top-5 {r['top5']} ({100 * r['top5'] / n:.1f}%), found {r['found']} "
+                  f"({100 * r['found'] / n:.1f}%), {r['ms_per_image']:.0f} ms per image")
+        for m in r.get("misread", []):
+            out.print(f"  {Path(m['path']).name}: {m['truth']} read {m['read'] or '-'}",
+                      highlight=False)
+    emit(res, as_json, render)
