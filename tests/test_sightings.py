@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from hawiya.errors import Conflict, InvalidImage, InvalidInput, NotFound
 from hawiya.registry.models import AuditRecord, HotlistEntry, Sighting, VehicleAlert
 from hawiya.vehicles import alerts, hotlist, journeys, registry, sightings, vin
-from tests.conftest import ADMIN_PW
+from tests.api_accounts import account, login
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 TRIPOLI, TRIPOLI_2, MISRATA = (32.8872, 13.1913), (32.8890, 13.1925), (32.3754, 15.0925)
@@ -359,24 +359,11 @@ def test_camera_image_with_the_real_reader(sqlite_platform):
 
 # =========================================================================== API
 
-def _login(client, username="admin", password=ADMIN_PW):
-    r = client.post("/auth/token", data={"username": username, "password": password})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
-def _account(client, admin, name, role):
-    r = client.post("/users", json={"username": name, "password": "pass-" + name * 2,
-                                    "role": role}, headers=admin)
-    assert r.status_code == 201, r.text
-    return _login(client, name, "pass-" + name * 2)
-
-
 def test_sightings_over_http_with_roles_and_encrypted_evidence(client, sqlite_platform):
-    admin = _login(client)
-    officer = _account(client, admin, "officer1", "traffic_officer")
-    auditor = _account(client, admin, "auditor1", "auditor")
-    clerk = _account(client, admin, "clerk1", "enrollment_officer")
+    admin = login(client)
+    officer = account(client, admin, "officer1", "traffic_officer")
+    auditor = account(client, admin, "auditor1", "auditor")
+    clerk = account(client, admin, "clerk1", "enrollment_officer")
     cam = {"camera_id": "CAM-A", "name": "Tripoli east", "latitude": TRIPOLI[0],
            "longitude": TRIPOLI[1]}
     assert client.post("/cameras", json=cam, headers=officer).status_code == 403
@@ -454,8 +441,8 @@ def _events(response, want: int) -> list[dict]:
 
 
 def test_alerts_stream_as_server_sent_events(client, sqlite_platform):
-    admin = _login(client)
-    officer = _account(client, admin, "officer2", "traffic_officer")
+    admin = login(client)
+    officer = account(client, admin, "officer2", "traffic_officer")
     _cameras(sqlite_platform)
     old = _see(sqlite_platform, plate="9-111111")["alerts"][0]["id"]
     new = _see(sqlite_platform, plate="9-222222", minutes=1)["alerts"][0]["id"]

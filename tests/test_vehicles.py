@@ -17,7 +17,7 @@ from hawiya.credentials import documents, keys, revocation, signed
 from hawiya.errors import Conflict, InvalidInput, NotFound
 from hawiya.registry.models import INACTIVE, AuditRecord, Person, Vehicle
 from hawiya.vehicles import eplate, registry, vin
-from tests.conftest import ADMIN_PW
+from tests.api_accounts import account, login
 
 HONDA = "1HGCM82633A004352"      # North-American VIN, check digit 3
 CLASSIC = "1M8GDM9AXKP042788"    # check digit X
@@ -317,25 +317,12 @@ def test_eplate_lifecycle_and_revocation_list(platform):
 
 # =========================================================================== API
 
-def _login(client, username="admin", password=ADMIN_PW):
-    r = client.post("/auth/token", data={"username": username, "password": password})
-    assert r.status_code == 200, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-
-def _account(client, admin, name, role):
-    r = client.post("/users", json={"username": name, "password": "pass-" + name * 2,
-                                    "role": role}, headers=admin)
-    assert r.status_code == 201, r.text
-    return _login(client, name, "pass-" + name * 2)
-
-
 def test_vehicles_over_http_with_roles(client, sqlite_platform):
-    admin = _login(client)
-    registrar = _account(client, admin, "registrar1", "vehicle_registrar")
-    officer = _account(client, admin, "officer1", "traffic_officer")
-    auditor = _account(client, admin, "auditor1", "auditor")
-    verifier = _account(client, admin, "verifier1", "verifier")
+    admin = login(client)
+    registrar = account(client, admin, "registrar1", "vehicle_registrar")
+    officer = account(client, admin, "officer1", "traffic_officer")
+    auditor = account(client, admin, "auditor1", "auditor")
+    verifier = account(client, admin, "verifier1", "verifier")
     owner = _person(sqlite_platform)
     body = {"vin": HONDA, "make": "Honda", "model": "Accord", "colour": "silver",
             "vehicle_class": "M1", "owner_person": owner, "plate": "5-1234567"}
